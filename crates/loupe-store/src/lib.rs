@@ -1,0 +1,22 @@
+//! The metadata store: PostgreSQL for production, SQLite as the embedded default.
+//!
+//! Both engines run the same statements wherever SQL allows it (`$n` placeholders,
+//! `RETURNING`, `ON CONFLICT`, BIGINT milliseconds for time), dispatched through
+//! [`on_pool!`]; where the engines differ the code says so and matches on
+//! [`Engine`] explicitly. The conformance suite in `tests/` runs against both.
+
+mod datasets;
+mod errors;
+mod keys;
+mod pool;
+mod ready;
+mod rows;
+mod versions;
+mod workspaces;
+
+mod port;
+
+pub use pool::{Engine, SqlStore, StoreOptions};
+
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -1,0 +1,146 @@
+//! Connecting to either engine and running migrations.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use loupe_core::{Error, Result};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::errors::db_error;
+
+pub(crate) static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres");
+pub(crate) static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
+
+/// Which database engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// PostgreSQL, for production and several replicas.
+    Postgres,
+    /// SQLite, one file, for a single node.
+    Sqlite,
+}
+
+/// Pool settings.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Most connections the pool opens.
+    pub max_connections: u32,
+    /// How long a caller waits for a free connection before the store counts as unavailable.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+pub(crate) enum Pool {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// Runs `$body` with `$p` bound to the concrete pool of either engine. The body is
+/// compiled once per engine, so sqlx infers each engine's types.
+macro_rules! on_pool {
+    ($store:expr, $p:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::pool::Pool::Postgres($p) => $body,
+            $crate::pool::Pool::Sqlite($p) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// The metadata store on one engine.
+pub struct SqlStore {
+    pub(crate) pool: Pool,
+}
+
+impl SqlStore {
+    /// Connects to `postgres://…` or `sqlite://…` (the SQLite file is created if missing).
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let connect = PgConnectOptions::from_str(url)
+                .map_err(|e| Error::invalid(format!("database URL is invalid: {e}")))?;
+            return Self::connect_postgres(connect, options).await;
+        }
+        if url.starts_with("sqlite:") {
+            let connect = SqliteConnectOptions::from_str(url)
+                .map_err(|e| Error::invalid(format!("database URL is invalid: {e}")))?;
+            return Self::connect_sqlite(connect, options).await;
+        }
+        Err(Error::invalid(
+            "database URL must start with postgres://, postgresql:// or sqlite://",
+        ))
+    }
+
+    /// Connects to PostgreSQL with explicit options (tests use them to pick a schema).
+    pub async fn connect_postgres(
+        connect: PgConnectOptions,
+        options: &StoreOptions,
+    ) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await
+            .map_err(db_error)?;
+        Ok(Self {
+            pool: Pool::Postgres(pool),
+        })
+    }
+
+    /// Opens a SQLite file in WAL mode: readers never block the writer, and a busy
+    /// timeout makes concurrent writers queue instead of failing.
+    pub async fn connect_sqlite(
+        connect: SqliteConnectOptions,
+        options: &StoreOptions,
+    ) -> Result<Self> {
+        let connect = connect
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await
+            .map_err(db_error)?;
+        Ok(Self {
+            pool: Pool::Sqlite(pool),
+        })
+    }
+
+    /// The engine in use.
+    pub fn engine(&self) -> Engine {
+        match self.pool {
+            Pool::Postgres(_) => Engine::Postgres,
+            Pool::Sqlite(_) => Engine::Sqlite,
+        }
+    }
+
+    /// Applies pending migrations. On PostgreSQL sqlx holds an advisory lock while it
+    /// migrates, so replicas starting together apply each migration once.
+    pub async fn migrate(&self) -> Result<()> {
+        let outcome = match &self.pool {
+            Pool::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await,
+            Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await,
+        };
+        outcome.map_err(|e| Error::internal("applying migrations", e))
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        on_pool!(self, p => p.close().await)
+    }
+}

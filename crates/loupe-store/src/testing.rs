@@ -1,0 +1,105 @@
+//! Isolated stores for tests: a fresh PostgreSQL schema or a fresh SQLite file per test,
+//! migrated, so tests run in parallel without seeing each other's rows.
+//!
+//! PostgreSQL is found through `LOUPE_TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); the test script starts one when none answers.
+
+use std::str::FromStr;
+
+use rand::distributions::{Alphanumeric, DistString};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Connection, Executor, PgConnection};
+
+use crate::{Engine, SqlStore, StoreOptions};
+
+/// Where the test PostgreSQL server is.
+pub fn postgres_url() -> String {
+    std::env::var("LOUPE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// A migrated store that lives as long as this value. The SQLite file is deleted on
+/// drop; a PostgreSQL schema is dropped by [`TestStore::cleanup`] or left for
+/// inspection when a test fails.
+pub struct TestStore {
+    /// The store.
+    pub store: SqlStore,
+    /// The URL a separate process (the `loupe` binary) can use to reach the same data.
+    pub url: String,
+    schema: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestStore {
+    /// A fresh store on the given engine.
+    pub async fn new(engine: Engine) -> Self {
+        match engine {
+            Engine::Postgres => Self::postgres().await,
+            Engine::Sqlite => Self::sqlite().await,
+        }
+    }
+
+    /// A fresh schema in the test PostgreSQL database.
+    pub async fn postgres() -> Self {
+        let base = postgres_url();
+        let schema = format!(
+            "t_{}",
+            Alphanumeric
+                .sample_string(&mut rand::thread_rng(), 16)
+                .to_ascii_lowercase()
+        );
+        let mut admin = PgConnection::connect(&base)
+            .await
+            .unwrap_or_else(|e| panic!("test PostgreSQL at {base} does not answer: {e}"));
+        admin
+            .execute(format!("CREATE SCHEMA {schema}").as_str())
+            .await
+            .expect("create test schema");
+        admin.close().await.ok();
+        let options = PgConnectOptions::from_str(&base)
+            .expect("test database url")
+            .options([("search_path", schema.as_str())]);
+        let store = SqlStore::connect_postgres(options, &StoreOptions::default())
+            .await
+            .expect("connect to test schema");
+        store.migrate().await.expect("migrate test schema");
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+        Self {
+            store,
+            url,
+            schema: Some(schema),
+            _dir: None,
+        }
+    }
+
+    /// A fresh SQLite file in a temporary folder.
+    pub async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("loupe.db");
+        let url = format!("sqlite://{}", path.display());
+        let options = SqliteConnectOptions::from_str(&url).expect("sqlite url");
+        let store = SqlStore::connect_sqlite(options, &StoreOptions::default())
+            .await
+            .expect("open test sqlite");
+        store.migrate().await.expect("migrate test sqlite");
+        Self {
+            store,
+            url,
+            schema: None,
+            _dir: Some(dir),
+        }
+    }
+
+    /// Drops the PostgreSQL schema; call it at the end of a passing test.
+    pub async fn cleanup(self) {
+        self.store.close().await;
+        let Some(schema) = self.schema else { return };
+        if let Ok(mut admin) = PgConnection::connect(&postgres_url()).await {
+            let _ = admin
+                .execute(format!("DROP SCHEMA {schema} CASCADE").as_str())
+                .await;
+        }
+    }
+}
