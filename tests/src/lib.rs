@@ -1,1 +1,257 @@
-//! Shared helpers for the black-box tests.
+//! A running Loupe for black-box tests: the real router served on 127.0.0.1:0 over an
+//! isolated store (a fresh PostgreSQL schema or SQLite file), and a client that speaks
+//! to it over real HTTP.
+
+use std::path::PathBuf;
+
+use loupe_api::HttpOptions;
+use loupe_core::auth::Role;
+use loupe_core::dataset::LocalRoots;
+use loupe_core::service::Loupe;
+use loupe_store::testing::TestStore;
+pub use loupe_store::Engine;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+/// The body limit the test server runs with, small so tests can exceed it cheaply.
+pub const TEST_BODY_LIMIT: usize = 64 * 1024;
+
+/// A server and the owner key of its `default` workspace.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// The owner key of the `default` workspace.
+    pub owner_key: String,
+    /// The services, to set up state a test needs without going through HTTP.
+    pub loupe: Loupe,
+    /// A folder inside `LOUPE_LOCAL_ROOTS`.
+    pub local_root: PathBuf,
+    client: reqwest::Client,
+    store: Option<TestStore>,
+    server: tokio::task::JoinHandle<()>,
+    _root: tempfile::TempDir,
+}
+
+/// A response: status, the request id header and the JSON body (`Null` if none).
+#[derive(Debug)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The `x-request-id` header.
+    pub request_id: Option<String>,
+    /// The body as JSON.
+    pub body: Value,
+}
+
+impl Reply {
+    /// The `Code` of an error envelope.
+    pub fn code(&self) -> &str {
+        self.body["Code"].as_str().unwrap_or_default()
+    }
+
+    /// Asserts an error envelope with this status and code, whose `RequestId` matches the header.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "status of {:?}", self.body);
+        assert_eq!(self.code(), code, "code of {:?}", self.body);
+        assert!(
+            self.body["Message"].as_str().is_some_and(|m| !m.is_empty()),
+            "message of {:?}",
+            self.body
+        );
+        assert_eq!(
+            self.body["RequestId"].as_str(),
+            self.request_id.as_deref(),
+            "RequestId matches x-request-id"
+        );
+    }
+
+    /// Asserts a 200 and returns the body.
+    pub fn ok(self) -> Value {
+        assert_eq!(
+            self.status,
+            StatusCode::OK,
+            "expected 200, got {:?}",
+            self.body
+        );
+        self.body
+    }
+}
+
+impl TestApp {
+    /// Starts a server on the given engine with a bootstrapped `default` workspace.
+    pub async fn start(engine: Engine) -> Self {
+        let store = TestStore::new(engine).await;
+        let root = tempfile::tempdir().expect("temp dir");
+        let local_root = root.path().join("images");
+        std::fs::create_dir_all(&local_root).expect("local root");
+        let loupe = Loupe::new(store.store.clone(), LocalRoots::new([local_root.clone()]));
+        let owner_key = loupe
+            .bootstrap()
+            .await
+            .expect("bootstrap")
+            .expect("fresh store")
+            .key;
+        let options = HttpOptions {
+            max_body_bytes: TEST_BODY_LIMIT,
+            ..HttpOptions::default()
+        };
+        let router = loupe_api::router(loupe.clone(), &options);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Self {
+            base,
+            owner_key,
+            loupe,
+            local_root,
+            client: reqwest::Client::new(),
+            store: Some(store),
+            server,
+            _root: root,
+        }
+    }
+
+    /// A new key of the `default` workspace.
+    pub async fn key(&self, role: Role) -> String {
+        self.loupe
+            .create_api_key_for("default", role, "test")
+            .await
+            .expect("create key")
+            .key
+    }
+
+    /// A new workspace and its owner key.
+    pub async fn workspace(&self, name: &str) -> String {
+        self.loupe
+            .create_workspace(name)
+            .await
+            .expect("create workspace");
+        self.loupe
+            .create_api_key_for(name, Role::Owner, "test")
+            .await
+            .expect("create key")
+            .key
+    }
+
+    /// Sends a request with an optional key and JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Self::reply(request).await
+    }
+
+    /// Sends raw bytes with the given content type (for malformed-input tests).
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        key: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        Self::reply(request).await
+    }
+
+    async fn reply(request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("request reaches the server");
+        let status = response.status();
+        let request_id = response
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = response.bytes().await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("non-JSON body: {}", String::from_utf8_lossy(&bytes)))
+        };
+        Reply {
+            status,
+            request_id,
+            body,
+        }
+    }
+
+    /// GET with a key.
+    pub async fn get(&self, path: &str, key: &str) -> Reply {
+        self.call(Method::GET, path, Some(key), None).await
+    }
+
+    /// POST JSON with a key.
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(key), Some(body)).await
+    }
+
+    /// PUT JSON with a key.
+    pub async fn put(&self, path: &str, key: &str, body: Value) -> Reply {
+        self.call(Method::PUT, path, Some(key), Some(body)).await
+    }
+
+    /// DELETE with a key.
+    pub async fn delete(&self, path: &str, key: &str) -> Reply {
+        self.call(Method::DELETE, path, Some(key), None).await
+    }
+
+    /// Creates a dataset on S3 and returns its id.
+    pub async fn dataset(&self, key: &str, name: &str) -> String {
+        let body = serde_json::json!({"Name": name, "Uri": "s3://bucket/frames"});
+        let reply = self.post("/api/v1/datasets", key, body).await.ok();
+        reply["DatasetId"].as_str().expect("DatasetId").to_string()
+    }
+
+    /// Stops the server and drops the test schema.
+    pub async fn stop(mut self) {
+        self.server.abort();
+        if let Some(store) = self.store.take() {
+            store.cleanup().await;
+        }
+    }
+}
+
+/// Generates one test per engine from an async fn taking `&TestApp`.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                let app = $crate::TestApp::start($crate::Engine::Postgres).await;
+                super::$name(&app).await;
+                app.stop().await;
+            })*
+        }
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                let app = $crate::TestApp::start($crate::Engine::Sqlite).await;
+                super::$name(&app).await;
+                app.stop().await;
+            })*
+        }
+    };
+}

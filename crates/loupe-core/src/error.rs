@@ -79,6 +79,8 @@ pub enum ErrorCode {
     DatasetAlreadyExists,
     /// The metadata store cannot be reached; retry later.
     StoreUnavailable,
+    /// The request took longer than the server allows; retry, or ask for less.
+    RequestTimeout,
     /// An internal fault; the request id identifies it in the server log.
     InternalError,
 }
@@ -101,7 +103,7 @@ impl ErrorCode {
             WorkspaceAlreadyExists | DatasetAlreadyExists => Category::Conflict,
             PayloadTooLarge => Category::PayloadTooLarge,
             UnsupportedMediaType => Category::UnsupportedMediaType,
-            StoreUnavailable => Category::Unavailable,
+            StoreUnavailable | RequestTimeout => Category::Unavailable,
             InternalError => Category::Internal,
         }
     }

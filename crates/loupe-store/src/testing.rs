@@ -5,6 +5,7 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`); the test script starts one when none answers.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use rand::distributions::{Alphanumeric, DistString};
 use sqlx::postgres::PgConnectOptions;
@@ -24,7 +25,7 @@ pub fn postgres_url() -> String {
 /// inspection when a test fails.
 pub struct TestStore {
     /// The store.
-    pub store: SqlStore,
+    pub store: Arc<SqlStore>,
     /// The URL a separate process (the `loupe` binary) can use to reach the same data.
     pub url: String,
     schema: Option<String>,
@@ -67,7 +68,7 @@ impl TestStore {
         let sep = if base.contains('?') { '&' } else { '?' };
         let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
         Self {
-            store,
+            store: Arc::new(store),
             url,
             schema: Some(schema),
             _dir: None,
@@ -85,7 +86,7 @@ impl TestStore {
             .expect("open test sqlite");
         store.migrate().await.expect("migrate test sqlite");
         Self {
-            store,
+            store: Arc::new(store),
             url,
             schema: None,
             _dir: Some(dir),

@@ -132,7 +132,7 @@ async fn bootstrap_runs_once(t: &TestStore) {
 }
 
 async fn workspace_names_are_unique(t: &TestStore) {
-    new_workspace(&t.store, "team-a").await;
+    new_workspace(t.store.as_ref(), "team-a").await;
     let err = t
         .store
         .insert_workspace(&workspace("team-a"))
@@ -150,7 +150,7 @@ async fn workspace_names_are_unique(t: &TestStore) {
 }
 
 async fn revoked_keys_stop_authenticating_at_once(t: &TestStore) {
-    let ws = new_workspace(&t.store, "w").await;
+    let ws = new_workspace(t.store.as_ref(), "w").await;
     let (record, _) = key(Role::Editor);
     t.store.insert_api_key(&ws, &record).await.unwrap();
     let ctx = t
@@ -186,8 +186,8 @@ async fn revoked_keys_stop_authenticating_at_once(t: &TestStore) {
 }
 
 async fn keys_are_scoped_to_their_workspace(t: &TestStore) {
-    let a = new_workspace(&t.store, "a").await;
-    let b = new_workspace(&t.store, "b").await;
+    let a = new_workspace(t.store.as_ref(), "a").await;
+    let b = new_workspace(t.store.as_ref(), "b").await;
     for _ in 0..3 {
         t.store
             .insert_api_key(&a, &key(Role::Viewer).0)
@@ -216,7 +216,7 @@ async fn keys_are_scoped_to_their_workspace(t: &TestStore) {
 }
 
 async fn datasets_round_trip(t: &TestStore) {
-    let ws = new_workspace(&t.store, "w").await;
+    let ws = new_workspace(t.store.as_ref(), "w").await;
     let d = dataset("dashcam", 1_000);
     t.store.insert_dataset(&ws, &d).await.unwrap();
     let got = t.store.get_dataset(&ws, &d.dataset_id).await.unwrap();
@@ -250,8 +250,8 @@ async fn datasets_round_trip(t: &TestStore) {
 }
 
 async fn dataset_names_are_unique_per_workspace(t: &TestStore) {
-    let a = new_workspace(&t.store, "a").await;
-    let b = new_workspace(&t.store, "b").await;
+    let a = new_workspace(t.store.as_ref(), "a").await;
+    let b = new_workspace(t.store.as_ref(), "b").await;
     t.store
         .insert_dataset(&a, &dataset("cones", 1))
         .await
@@ -282,8 +282,8 @@ async fn dataset_names_are_unique_per_workspace(t: &TestStore) {
 }
 
 async fn datasets_of_other_workspaces_are_invisible(t: &TestStore) {
-    let a = new_workspace(&t.store, "a").await;
-    let b = new_workspace(&t.store, "b").await;
+    let a = new_workspace(t.store.as_ref(), "a").await;
+    let b = new_workspace(t.store.as_ref(), "b").await;
     let d = dataset("private", 1);
     t.store.insert_dataset(&a, &d).await.unwrap();
     let id = &d.dataset_id;
@@ -322,7 +322,7 @@ async fn datasets_of_other_workspaces_are_invisible(t: &TestStore) {
 }
 
 async fn dataset_list_pages_and_filters(t: &TestStore) {
-    let ws = new_workspace(&t.store, "w").await;
+    let ws = new_workspace(t.store.as_ref(), "w").await;
     // Two datasets share a creation time, so the id must break the tie.
     for (name, created) in [
         ("cones_day", 10),
@@ -386,7 +386,7 @@ async fn dataset_list_pages_and_filters(t: &TestStore) {
 }
 
 async fn version_numbers_are_never_reused(t: &TestStore) {
-    let ws = new_workspace(&t.store, "w").await;
+    let ws = new_workspace(t.store.as_ref(), "w").await;
     let d = dataset("d", 1);
     t.store.insert_dataset(&ws, &d).await.unwrap();
     let id = &d.dataset_id;
@@ -433,10 +433,10 @@ async fn version_numbers_are_never_reused(t: &TestStore) {
 }
 
 async fn concurrent_version_creation_gives_distinct_numbers(t: &TestStore) {
-    let ws = new_workspace(&t.store, "w").await;
+    let ws = new_workspace(t.store.as_ref(), "w").await;
     let d = dataset("d", 1);
     t.store.insert_dataset(&ws, &d).await.unwrap();
-    let store: &dyn MetadataStore = &t.store;
+    let store: &dyn MetadataStore = t.store.as_ref();
     let creations = (0..8).map(|_| store.create_version(&ws, &d.dataset_id, "", Timestamp::now()));
     let results = futures::future::join_all(creations).await;
     let mut numbers: Vec<i64> = results
@@ -448,7 +448,7 @@ async fn concurrent_version_creation_gives_distinct_numbers(t: &TestStore) {
 }
 
 async fn versions_report_the_missing_part(t: &TestStore) {
-    let ws = new_workspace(&t.store, "w").await;
+    let ws = new_workspace(t.store.as_ref(), "w").await;
     let d = dataset("d", 1);
     t.store.insert_dataset(&ws, &d).await.unwrap();
     let err = t
@@ -469,7 +469,7 @@ async fn versions_report_the_missing_part(t: &TestStore) {
 }
 
 async fn deleting_a_dataset_deletes_its_versions(t: &TestStore) {
-    let ws = new_workspace(&t.store, "w").await;
+    let ws = new_workspace(t.store.as_ref(), "w").await;
     let d = dataset("d", 1);
     t.store.insert_dataset(&ws, &d).await.unwrap();
     t.store

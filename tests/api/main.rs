@@ -1,0 +1,7 @@
+//! Black-box tests of the HTTP API. Each test runs on PostgreSQL and on SQLite.
+
+mod auth;
+mod bad_input;
+mod datasets;
+mod spec;
+mod tenancy;
