@@ -1,0 +1,348 @@
+//! The `loupe` binary as users run it: no configuration in an empty folder, the
+//! README's quick start, the admin commands, the OpenAPI document, bad configuration,
+//! and replicas starting together on one PostgreSQL.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use loupe_store::testing::TestStore;
+
+const BIN: &str = env!("CARGO_BIN_EXE_loupe");
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `loupe` with no inherited `LOUPE_*` settings, run in `dir`.
+fn loupe(dir: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command.current_dir(dir);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("LOUPE_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// A running `loupe serve`: stdout lines and the address it bound.
+struct Server {
+    child: Child,
+    address: String,
+    stdout: mpsc::Receiver<String>,
+}
+
+impl Server {
+    /// Starts `serve` on a free port and waits until it listens. JSON logs make the bound
+    /// address easy to read from standard error.
+    fn start(mut command: Command) -> Self {
+        let mut child = command
+            .arg("serve")
+            .env("LOUPE_LISTEN", "127.0.0.1:0")
+            .env("LOUPE_LOG_FORMAT", "json")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn loupe serve");
+        let stdout = lines(child.stdout.take().expect("stdout"));
+        let stderr = lines(child.stderr.take().expect("stderr"));
+        let address = loop {
+            let line = stderr
+                .recv_timeout(Duration::from_secs(60))
+                .expect("loupe serve logs that it listens within a minute");
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if event["message"] == "loupe is listening" {
+                break event["address"].as_str().expect("address").to_string();
+            }
+        };
+        Self {
+            child,
+            address,
+            stdout,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// Stops the server and returns everything it printed on standard output that was
+    /// not read yet, up to the end of the stream (so no line can still be in flight).
+    fn stop(mut self) -> Vec<String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.stdout.iter().collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The key `serve` prints on first start: the last stdout line, once it is there.
+fn bootstrap_key(server: &Server) -> String {
+    let line = server
+        .stdout
+        .recv_timeout(Duration::from_secs(5))
+        .and_then(|_banner| server.stdout.recv_timeout(Duration::from_secs(5)))
+        .expect("serve prints the owner key on first start");
+    assert!(line.starts_with("lp_"), "{line}");
+    line
+}
+
+fn get(url: &str, key: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::blocking::Client::new()
+        .get(url)
+        .bearer_auth(key)
+        .send()
+        .expect("request");
+    (
+        response.status().as_u16(),
+        response.json().expect("json body"),
+    )
+}
+
+#[test]
+fn serve_in_an_empty_folder_runs_the_readme_quick_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(loupe(dir.path()));
+    let key = bootstrap_key(&server);
+    assert!(
+        dir.path().join("loupe-data/loupe.db").exists(),
+        "SQLite at ./loupe-data/loupe.db"
+    );
+    assert!(dir.path().join("loupe-data/master.key").exists());
+
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let script = quick_start(&readme).replace("127.0.0.1:8080", &server.address);
+    let output = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .env("KEY", &key)
+        .output()
+        .expect("run bash");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "quick start failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("\"VersionName\":\"v1\""), "{stdout}");
+    assert!(stdout.contains("\"Name\":\"dashcam\""), "{stdout}");
+
+    // A second start on the same folder keeps the data and prints no new key.
+    server.stop();
+    let again = Server::start(loupe(dir.path()));
+    let (status, body) = get(&again.url("/api/v1/datasets"), &key);
+    assert_eq!(status, 200);
+    assert_eq!(body["TotalCount"], 1);
+    assert!(again.stop().is_empty(), "no second bootstrap key");
+}
+
+/// The bash block between the quick-start markers of the README.
+fn quick_start(readme: &str) -> String {
+    let start = readme
+        .find("<!-- quickstart:begin -->")
+        .expect("quick start begin marker");
+    let end = readme
+        .find("<!-- quickstart:end -->")
+        .expect("quick start end marker");
+    let section = &readme[start..end];
+    let code = section.split("```bash").nth(1).expect("a bash block");
+    code.split("```").next().unwrap().to_string()
+}
+
+#[test]
+fn admin_commands_print_only_what_scripts_need() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = loupe(dir.path())
+        .args(["admin", "create-workspace", "team-b"])
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let key_out = loupe(dir.path())
+        .args([
+            "admin",
+            "create-key",
+            "--workspace",
+            "team-b",
+            "--role",
+            "editor",
+            "--name",
+            "ci",
+        ])
+        .output()
+        .unwrap();
+    assert!(key_out.status.success());
+    let stdout = String::from_utf8(key_out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "the key alone on stdout: {stdout:?}");
+    let key = lines[0];
+    assert!(key.starts_with("lp_"));
+
+    let server = Server::start(loupe(dir.path()));
+    let (status, body) = get(&server.url("/api/v1/workspace"), key);
+    assert_eq!(status, 200);
+    assert_eq!(body["Name"], "team-b");
+    let (_, keys) = get(&server.url("/api/v1/apikeys"), key);
+    assert_eq!(
+        keys["Code"], "PermissionDenied",
+        "an editor cannot list keys"
+    );
+
+    // Revoking from the command line takes effect on the running server at once.
+    let owner = loupe(dir.path())
+        .args([
+            "admin",
+            "create-key",
+            "--workspace",
+            "team-b",
+            "--role",
+            "owner",
+        ])
+        .output()
+        .unwrap();
+    let owner = String::from_utf8(owner.stdout).unwrap().trim().to_string();
+    let (_, keys) = get(&server.url("/api/v1/apikeys?MaxResults=100"), &owner);
+    let key_id = keys["ApiKeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["Name"] == "ci")
+        .unwrap()["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let revoked = loupe(dir.path())
+        .args(["admin", "revoke-key", "--workspace", "team-b", &key_id])
+        .output()
+        .unwrap();
+    assert!(revoked.status.success());
+    let (status, body) = get(&server.url("/api/v1/workspace"), key);
+    assert_eq!(
+        (status, body["Code"].as_str()),
+        (401, Some("InvalidApiKey"))
+    );
+
+    let bad_role = loupe(dir.path())
+        .args([
+            "admin",
+            "create-key",
+            "--workspace",
+            "team-b",
+            "--role",
+            "root",
+        ])
+        .output()
+        .unwrap();
+    assert!(!bad_role.status.success());
+    assert!(String::from_utf8_lossy(&bad_role.stderr).contains("owner, admin, editor or viewer"));
+    let missing = loupe(dir.path())
+        .args([
+            "admin",
+            "create-key",
+            "--workspace",
+            "nope",
+            "--role",
+            "viewer",
+        ])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("workspace 'nope' not found"));
+}
+
+#[test]
+fn committed_openapi_document_matches_the_code() {
+    let output = Command::new(BIN).arg("openapi").output().unwrap();
+    assert!(output.status.success());
+    let generated = String::from_utf8(output.stdout).unwrap();
+    let path = repo_root().join("openapi/openapi.json");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        generated == committed,
+        "openapi/openapi.json is stale: run `cargo run -p loupe -- openapi > openapi/openapi.json` and commit it"
+    );
+}
+
+#[test]
+fn bad_configuration_names_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = loupe(dir.path())
+        .arg("serve")
+        .env("LOUPE_LISTEN", "not-an-address")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("LOUPE_LISTEN"), "{stderr}");
+
+    std::fs::write(
+        dir.path().join("loupe.toml"),
+        "listen = \"127.0.0.1:1\"\nlog_levle = \"debug\"\n",
+    )
+    .unwrap();
+    let output = loupe(dir.path())
+        .args(["--config", "loupe.toml", "migrate"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown setting `log_levle`"));
+}
+
+#[test]
+fn replicas_starting_together_on_postgres_bootstrap_once() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let store = runtime.block_on(TestStore::postgres());
+    let dir = tempfile::tempdir().unwrap();
+    let start = |name: &str| {
+        let data = dir.path().join(name);
+        let mut command = loupe(dir.path());
+        command
+            .env("LOUPE_DATABASE_URL", &store.url)
+            .env("LOUPE_DATA_DIR", &data);
+        command
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| Server::start(start("a")));
+        let b = s.spawn(|| Server::start(start("b")));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let printed: Vec<String> = a.stop().into_iter().chain(b.stop()).collect();
+    let keys: Vec<&String> = printed.iter().filter(|l| l.starts_with("lp_")).collect();
+    assert_eq!(keys.len(), 1, "exactly one replica bootstraps: {printed:?}");
+    // Both replicas answer with the one key once restarted on the same database.
+    for name in ["a", "b"] {
+        let server = Server::start(start(name));
+        let (status, body) = get(&server.url("/api/v1/workspace"), keys[0]);
+        assert_eq!(status, 200);
+        assert_eq!(body["Name"], "default");
+        let ready = reqwest::blocking::get(server.url("/readyz")).unwrap();
+        assert_eq!(ready.status(), 200);
+        assert!(server.stop().is_empty());
+    }
+    runtime.block_on(store.cleanup());
+}
