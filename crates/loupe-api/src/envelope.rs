@@ -108,6 +108,10 @@ fn render(error: &ApiError, request_id: &str) -> Response {
 }
 
 /// A panic in a handler is a fault like any other: 500 with the envelope, never a dropped connection.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "CatchPanicLayer hands the payload over by value"
+)]
 pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let detail = panic
         .downcast_ref::<String>()

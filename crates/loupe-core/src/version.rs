@@ -80,7 +80,11 @@ impl FromStr for VersionName {
     /// because the name comes from a path.
     fn from_str(s: &str) -> Result<Self> {
         s.strip_prefix('v')
-            .filter(|digits| !digits.starts_with('0') && digits.len() <= 18)
+            .filter(|digits| {
+                !digits.starts_with('0')
+                    && (1..=18).contains(&digits.len())
+                    && digits.bytes().all(|b| b.is_ascii_digit())
+            })
             .and_then(|digits| digits.parse::<i64>().ok())
             .map(VersionName)
             .ok_or_else(|| {
@@ -154,7 +158,16 @@ mod tests {
         let v: VersionName = "v12".parse().unwrap();
         assert_eq!(v.number(), 12);
         assert_eq!(v.to_string(), "v12");
-        for bad in ["12", "v", "v0", "v01", "v-1", "V1", "v99999999999999999999"] {
+        for bad in [
+            "12",
+            "v",
+            "v0",
+            "v01",
+            "v-1",
+            "v+1",
+            "V1",
+            "v99999999999999999999",
+        ] {
             let err = bad.parse::<VersionName>().unwrap_err();
             assert_eq!(err.code(), ErrorCode::DatasetVersionNotFound, "{bad}");
         }

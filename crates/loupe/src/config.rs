@@ -215,7 +215,7 @@ impl Layers {
         let data_dir: PathBuf =
             self.parse("data_dir", PathBuf::from("./loupe-data"), "a folder")?;
         let database_url = match self.take("database_url") {
-            Some(raw) => check_database_url(raw)?,
+            Some(raw) => check_database_url(&raw)?,
             None => format!("sqlite://{}", data_dir.join("loupe.db").display()),
         };
         let database_max_connections =
@@ -289,7 +289,7 @@ fn read_secret_file(path: &Path) -> Result<String> {
 }
 
 /// Checks the scheme only; the message never repeats the URL, which may hold a password.
-fn check_database_url(raw: Raw) -> Result<String> {
+fn check_database_url(raw: &Raw) -> Result<String> {
     let url = raw.value.trim();
     let known = ["postgres://", "postgresql://", "sqlite:"];
     if !known.iter().any(|scheme| url.starts_with(scheme)) {
