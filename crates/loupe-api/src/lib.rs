@@ -48,7 +48,12 @@ pub struct AppState {
 /// passes through (request id, error envelope, panic guard, body limit).
 pub fn router(loupe: Loupe, options: &HttpOptions) -> Router {
     let (api, spec) = routes::api_router().split_for_parts();
-    api.merge(openapi::docs_router(spec))
+    with_edge_layers(api.merge(openapi::docs_router(spec)), options).with_state(AppState { loupe })
+}
+
+/// The fallbacks and layers every response passes through, outermost last.
+fn with_edge_layers(routes: Router<AppState>, options: &HttpOptions) -> Router<AppState> {
+    routes
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(options.max_body_bytes))
@@ -57,5 +62,56 @@ pub fn router(loupe: Loupe, options: &HttpOptions) -> Router {
             options.request_timeout,
             envelope::request_envelope,
         ))
-        .with_state(AppState { loupe })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use http_body_util::BodyExt;
+    use loupe_core::dataset::LocalRoots;
+    use loupe_store::testing::TestStore;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn call(path: &str) -> (StatusCode, serde_json::Value) {
+        let store = TestStore::sqlite().await;
+        let loupe = Loupe::new(Arc::clone(&store.store) as _, LocalRoots::default());
+        let options = HttpOptions {
+            request_timeout: Duration::from_millis(200),
+            ..HttpOptions::default()
+        };
+        let routes = Router::new()
+            .route("/boom", get(|| async { panic!("secret internals") as () }))
+            .route(
+                "/slow",
+                get(|| async { tokio::time::sleep(Duration::from_secs(30)).await }),
+            );
+        let app = with_edge_layers(routes, &options).with_state(AppState { loupe });
+        let request = Request::get(path).body(Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_without_internals() {
+        let (status, body) = call("/boom").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["Code"], "InternalError");
+        assert!(!body.to_string().contains("secret internals"));
+        assert!(body["RequestId"].is_string());
+    }
+
+    #[tokio::test]
+    async fn a_request_over_the_time_limit_answers_503() {
+        let (status, body) = call("/slow").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["Code"], "RequestTimeout");
+    }
 }

@@ -33,6 +33,7 @@ struct Server {
     child: Child,
     address: String,
     stdout: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
 }
 
 impl Server {
@@ -64,6 +65,7 @@ impl Server {
             child,
             address,
             stdout,
+            stderr,
         }
     }
 
@@ -73,10 +75,15 @@ impl Server {
 
     /// Stops the server and returns everything it printed on standard output that was
     /// not read yet, up to the end of the stream (so no line can still be in flight).
-    fn stop(mut self) -> Vec<String> {
+    fn stop(self) -> Vec<String> {
+        self.stop_with_logs().0
+    }
+
+    /// Like [`Server::stop`], also returning the log lines written after start.
+    fn stop_with_logs(mut self) -> (Vec<String>, Vec<String>) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.stdout.iter().collect()
+        (self.stdout.iter().collect(), self.stderr.iter().collect())
     }
 }
 
@@ -125,7 +132,9 @@ fn get(url: &str, key: &str) -> (u16, serde_json::Value) {
 #[test]
 fn serve_in_an_empty_folder_runs_the_readme_quick_start() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(loupe(dir.path()));
+    let mut command = loupe(dir.path());
+    command.env("LOUPE_LOG_LEVEL", "debug");
+    let server = Server::start(command);
     let key = bootstrap_key(&server);
     assert!(
         dir.path().join("loupe-data/loupe.db").exists(),
@@ -149,8 +158,18 @@ fn serve_in_an_empty_folder_runs_the_readme_quick_start() {
     assert!(stdout.contains("\"VersionName\":\"v1\""), "{stdout}");
     assert!(stdout.contains("\"Name\":\"dashcam\""), "{stdout}");
 
+    // Every request is logged at debug level, and never with the key.
+    let (_, logs) = server.stop_with_logs();
+    assert!(
+        logs.iter().any(|l| l.contains("/api/v1/datasets")),
+        "requests are logged"
+    );
+    assert!(
+        logs.iter().all(|l| !l.contains(&key[3..])),
+        "no log line holds the key"
+    );
+
     // A second start on the same folder keeps the data and prints no new key.
-    server.stop();
     let again = Server::start(loupe(dir.path()));
     let (status, body) = get(&again.url("/api/v1/datasets"), &key);
     assert_eq!(status, 200);
@@ -311,6 +330,31 @@ fn bad_configuration_names_the_setting() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown setting `log_levle`"));
+}
+
+#[test]
+fn database_passwords_never_reach_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = loupe(dir.path())
+        .arg("migrate")
+        .env(
+            "LOUPE_DATABASE_URL",
+            "postgres://loupe:s3cret-pw@127.0.0.1:1/loupe",
+        )
+        .env("LOUPE_LOG_LEVEL", "trace")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        all.contains("LOUPE_DATABASE_URL"),
+        "the error names the setting: {all}"
+    );
+    assert!(!all.contains("s3cret-pw"), "{all}");
 }
 
 #[test]
