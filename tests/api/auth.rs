@@ -1,11 +1,13 @@
 //! Keys, roles and the routes that need no key.
 
 use loupe_core::auth::Role;
-use loupe_tests::{on_both_engines, TestApp};
+use loupe_store::each_engine;
+use loupe_tests::TestApp;
 use reqwest::Method;
 use serde_json::json;
 
-on_both_engines!(
+each_engine!(
+    TestApp::start;
     probes_and_docs_need_no_key,
     every_api_route_needs_a_key,
     revoked_keys_fail_at_once,

@@ -1,12 +1,14 @@
 //! Bad input of any kind is a 4xx with a stable code and a message that says what to
 //! fix; never a 500. The body checks walk every route that takes a body.
 
-use loupe_tests::{on_both_engines, TestApp, TEST_BODY_LIMIT};
+use loupe_store::each_engine;
+use loupe_tests::{TestApp, TEST_BODY_LIMIT};
 use serde_json::json;
 
 use crate::spec::{operations, PathIds};
 
-on_both_engines!(
+each_engine!(
+    TestApp::start;
     every_body_taking_route_rejects_malformed_bodies,
     invalid_values_are_rejected_with_what_to_fix,
     list_parameters_are_validated,

@@ -1,10 +1,12 @@
 //! Datasets and versions through the API, as PAI's dataset API shapes them.
 
 use loupe_core::auth::Role;
-use loupe_tests::{on_both_engines, TestApp};
+use loupe_store::each_engine;
+use loupe_tests::TestApp;
 use serde_json::json;
 
-on_both_engines!(
+each_engine!(
+    TestApp::start;
     dataset_lifecycle,
     dataset_list_pages_with_next_token,
     local_datasets_must_live_under_local_roots,

@@ -1,7 +1,8 @@
 //! Walking the OpenAPI document, so route-wide tests cover every route, including the
 //! ones later issues add.
 
-use loupe_tests::{on_both_engines, TestApp};
+use loupe_store::each_engine;
+use loupe_tests::TestApp;
 use reqwest::Method;
 use serde_json::json;
 use utoipa::openapi::path::{Operation, PathItem};
@@ -80,7 +81,7 @@ impl PathIds {
     }
 }
 
-on_both_engines!(every_operation_is_named_and_documented);
+each_engine!(TestApp::start; every_operation_is_named_and_documented);
 
 async fn every_operation_is_named_and_documented(_app: &TestApp) {
     let spec = loupe_api::openapi();

@@ -1,12 +1,14 @@
 //! A key of one workspace can never read, change or even detect another workspace's
 //! data. The walk covers every route in the OpenAPI document.
 
-use loupe_tests::{on_both_engines, TestApp};
+use loupe_store::each_engine;
+use loupe_tests::TestApp;
 use serde_json::{json, Value};
 
 use crate::spec::{operations, PathIds};
 
-on_both_engines!(
+each_engine!(
+    TestApp::start;
     other_workspaces_are_invisible_on_every_route,
     workspace_id_parameter_of_another_workspace_is_404_on_every_route,
 );

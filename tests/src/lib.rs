@@ -225,33 +225,10 @@ impl TestApp {
     }
 
     /// Stops the server and drops the test schema.
-    pub async fn stop(mut self) {
+    pub async fn cleanup(mut self) {
         self.server.abort();
         if let Some(store) = self.store.take() {
             store.cleanup().await;
         }
     }
-}
-
-/// Generates one test per engine from an async fn taking `&TestApp`.
-#[macro_export]
-macro_rules! on_both_engines {
-    ($($name:ident),* $(,)?) => {
-        mod postgres {
-            $(#[tokio::test]
-            async fn $name() {
-                let app = $crate::TestApp::start($crate::Engine::Postgres).await;
-                super::$name(&app).await;
-                app.stop().await;
-            })*
-        }
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $name() {
-                let app = $crate::TestApp::start($crate::Engine::Sqlite).await;
-                super::$name(&app).await;
-                app.stop().await;
-            })*
-        }
-    };
 }

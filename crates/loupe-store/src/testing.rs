@@ -104,3 +104,26 @@ impl TestStore {
         }
     }
 }
+
+/// Generates one `#[tokio::test]` per engine (in modules `postgres` and `sqlite`) for
+/// each named async fn taking `&Fixture`, where the fixture is made by
+/// `$start(engine).await` and torn down by its `cleanup().await`.
+#[macro_export]
+macro_rules! each_engine {
+    ($start:path; $($name:ident),* $(,)?) => {
+        $crate::each_engine!(@engine postgres, Postgres, $start; $($name),*);
+        $crate::each_engine!(@engine sqlite, Sqlite, $start; $($name),*);
+    };
+    (@engine $module:ident, $engine:ident, $start:path; $($name:ident),*) => {
+        mod $module {
+            use super::*;
+
+            $(#[tokio::test]
+            async fn $name() {
+                let fixture = $start($crate::Engine::$engine).await;
+                super::$name(&fixture).await;
+                fixture.cleanup().await;
+            })*
+        }
+    };
+}

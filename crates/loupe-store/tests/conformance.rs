@@ -11,29 +11,8 @@ use loupe_core::workspace::Workspace;
 use loupe_core::ErrorCode;
 use loupe_store::testing::TestStore;
 
-/// Generates `<name>_postgres` and `<name>_sqlite` tests from one async test body.
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod postgres {
-            $(#[tokio::test]
-            async fn $name() {
-                let t = loupe_store::testing::TestStore::new(loupe_store::Engine::Postgres).await;
-                super::$name(&t).await;
-                t.cleanup().await;
-            })*
-        }
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $name() {
-                let t = loupe_store::testing::TestStore::new(loupe_store::Engine::Sqlite).await;
-                super::$name(&t).await;
-                t.cleanup().await;
-            })*
-        }
-    };
-}
-
-conformance!(
+loupe_store::each_engine!(
+    TestStore::new;
     ready_after_migrations,
     bootstrap_runs_once,
     workspace_names_are_unique,
