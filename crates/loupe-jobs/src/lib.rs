@@ -1,0 +1,1 @@
+//! The worker pool and the job pipelines.
