@@ -19,7 +19,7 @@ each_engine!(
 async fn dataset_lifecycle(app: &TestApp) {
     let key = app.key(Role::Editor).await;
     let body = json!({
-        "Name": "dashcam-night", "Uri": "s3://fleet/frames/night", "DataType": "PIC",
+        "Name": "dashcam-night", "Uri": "s3://fleet/frames/night", "DataType": "PIC", "ConnectionId": app.connection_id,
         "Property": "DIRECTORY", "Description": "night frames",
         "Labels": [{"Key": "team", "Value": "perception"}]
     });
@@ -54,7 +54,7 @@ async fn dataset_lifecycle(app: &TestApp) {
     app.post(
         "/api/v1/datasets",
         &key,
-        json!({"Name": "other", "Uri": "oss://bucket-1/x"}),
+        json!({"Name": "other", "Uri": "oss://bucket-1/x", "ConnectionId": app.connection_id}),
     )
     .await
     .ok();
@@ -64,7 +64,7 @@ async fn dataset_lifecycle(app: &TestApp) {
     app.post(
         "/api/v1/datasets",
         &key,
-        json!({"Name": "other", "Uri": "s3://bucket/y"}),
+        json!({"Name": "other", "Uri": "s3://bucket/y", "ConnectionId": app.connection_id}),
     )
     .await
     .assert_error(409, "DatasetAlreadyExists");

@@ -35,6 +35,12 @@ pub struct PathIds {
     pub version: String,
     /// `{KeyId}`.
     pub key: String,
+    /// `{ConnectionId}`.
+    pub connection: String,
+    /// `{DatasetJobId}`.
+    pub job: String,
+    /// `{DatasetFileMetaId}`.
+    pub file: String,
 }
 
 impl PathIds {
@@ -52,11 +58,58 @@ impl PathIds {
             .post("/api/v1/apikeys", owner_key, json!({"Role": "viewer"}))
             .await
             .ok();
+        let connection = app.connection(owner_key, "walked-connection").await;
+        let jobs = app
+            .get(
+                &format!("/api/v1/datasets/{dataset}/datasetjobs"),
+                owner_key,
+            )
+            .await
+            .ok();
+        let job = jobs["DatasetJobs"][0]["DatasetJobId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let files = json!({"DatasetVersion": "v1", "DatasetFileMetas": [{"Uri": "s3://bucket/frames/a.jpg"}]});
+        let files = app
+            .post(
+                &format!("/api/v1/datasets/{dataset}/datasetfilemetas"),
+                owner_key,
+                files,
+            )
+            .await
+            .ok();
         Self {
             dataset,
             version: "v1".into(),
             key: key["KeyId"].as_str().unwrap().to_string(),
+            connection,
+            job,
+            file: files["DatasetFileMetaIds"][0].as_str().unwrap().to_string(),
         }
+    }
+
+    /// Ids that exist nowhere.
+    pub fn missing() -> Self {
+        Self {
+            dataset: "d-00000000000000000000".into(),
+            version: "v1".into(),
+            key: "ak-00000000000000000000".into(),
+            connection: "conn-00000000000000000000".into(),
+            job: "dsjob-00000000000000000000".into(),
+            file: "000000000000000000000000".into(),
+        }
+    }
+
+    /// Every id, to replace in answers before comparing them.
+    pub fn all(&self) -> [&str; 5] {
+        [
+            &self.dataset,
+            &self.key,
+            &self.connection,
+            &self.job,
+            &self.file,
+        ]
     }
 
     /// The path with every `{Param}` replaced. A parameter this does not know fails the
@@ -65,7 +118,10 @@ impl PathIds {
         let mut filled = path
             .replace("{DatasetId}", &self.dataset)
             .replace("{VersionName}", &self.version)
-            .replace("{KeyId}", &self.key);
+            .replace("{KeyId}", &self.key)
+            .replace("{ConnectionId}", &self.connection)
+            .replace("{DatasetJobId}", &self.job)
+            .replace("{DatasetFileMetaId}", &self.file);
         if let Some(start) = filled.find('{') {
             filled.truncate(
                 filled[start..]
@@ -77,7 +133,28 @@ impl PathIds {
                 &filled[start..]
             );
         }
-        filled
+        // Routes that need the version as a query parameter get it; the others ignore it.
+        format!("{filled}?DatasetVersion={}", self.version)
+    }
+}
+
+/// A valid body for each operation that takes one, so the walks reach the service.
+pub fn body_for(operation_id: &str, ids: &PathIds, other_name: &str) -> serde_json::Value {
+    match operation_id {
+        // Reusing another workspace's dataset name must not clash: names are per workspace.
+        "CreateDataset" => json!({"Name": other_name, "DatasetType": "Logical"}),
+        "CreateApiKey" => json!({"Role": "viewer"}),
+        "UpdateWorkspace" => json!({"Description": "mine"}),
+        "CreateConnection" => json!({
+            "ConnectionName": other_name, "ConnectionType": "ObjectStorage", "Configs": {"Region": "r1"},
+            "Secrets": {"AccessKeyId": "a", "AccessKeySecret": "b"}
+        }),
+        "CreateDatasetJob" => json!({"DatasetVersion": ids.version, "JobAction": "FileMetaBuild"}),
+        "CreateDatasetFileMetas" => {
+            json!({"DatasetVersion": ids.version, "DatasetFileMetas": [{"Uri": "s3://bucket/frames/b.jpg"}]})
+        }
+        "TestConnection" => json!({"Uri": "s3://bucket/frames"}),
+        _ => json!({}),
     }
 }
 

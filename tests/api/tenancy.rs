@@ -5,25 +5,13 @@ use loupe_store::each_engine;
 use loupe_tests::TestApp;
 use serde_json::{json, Value};
 
-use crate::spec::{operations, PathIds};
+use crate::spec::{body_for, operations, PathIds};
 
 each_engine!(
     TestApp::start;
     other_workspaces_are_invisible_on_every_route,
     workspace_id_parameter_of_another_workspace_is_404_on_every_route,
 );
-
-/// Bodies for operations that take one and have no path parameter; each must succeed
-/// in the caller's own workspace.
-fn body_for(operation_id: &str, other_name: &str) -> Value {
-    match operation_id {
-        // Reusing the other workspace's dataset name must not clash: names are per workspace.
-        "CreateDataset" => json!({"Name": other_name, "Uri": "s3://bucket/mine"}),
-        "CreateApiKey" => json!({"Role": "viewer"}),
-        "UpdateWorkspace" => json!({"Description": "mine"}),
-        other => panic!("{other} takes a body: add a valid one to the tenancy walk"),
-    }
-}
 
 async fn other_workspaces_are_invisible_on_every_route(app: &TestApp) {
     let b_key = app.workspace("team-b").await;
@@ -34,17 +22,11 @@ async fn other_workspaces_are_invisible_on_every_route(app: &TestApp) {
         .ok();
     let b_workspace = app.get("/api/v1/workspace", &b_key).await.ok();
     let b_name = b_dataset["Name"].as_str().unwrap().to_string();
-    let b_secrets = [
-        b.dataset.clone(),
-        b.key.clone(),
-        b_workspace["WorkspaceId"].as_str().unwrap().to_string(),
-    ];
+    let b_workspace_id = b_workspace["WorkspaceId"].as_str().unwrap().to_string();
+    let mut b_secrets: Vec<String> = b.all().iter().map(|s| s.to_string()).collect();
+    b_secrets.push(b_workspace_id);
 
-    let missing = PathIds {
-        dataset: "d-00000000000000000000".into(),
-        version: "v1".into(),
-        key: "ak-00000000000000000000".into(),
-    };
+    let missing = PathIds::missing();
     let a_key = &app.owner_key;
     let spec = loupe_api::openapi();
     let mut walked = 0;
@@ -56,7 +38,7 @@ async fn other_workspaces_are_invisible_on_every_route(app: &TestApp) {
             let id = op.operation_id.clone().unwrap_or_default();
             if path.contains('{') {
                 // Another workspace's ids must answer exactly like ids that exist nowhere.
-                let body = op.request_body.as_ref().map(|_| json!({}));
+                let body = op.request_body.as_ref().map(|_| body_for(&id, &b, &b_name));
                 let theirs = app
                     .call(method.clone(), &b.fill(path), Some(a_key), body.clone())
                     .await;
@@ -74,7 +56,7 @@ async fn other_workspaces_are_invisible_on_every_route(app: &TestApp) {
                     "{id}: another workspace's resource is indistinguishable from a missing one"
                 );
             } else {
-                let body = op.request_body.as_ref().map(|_| body_for(&id, &b_name));
+                let body = op.request_body.as_ref().map(|_| body_for(&id, &b, &b_name));
                 let reply = app.call(method.clone(), path, Some(a_key), body).await;
                 assert!(
                     reply.status.is_success(),
@@ -92,7 +74,7 @@ async fn other_workspaces_are_invisible_on_every_route(app: &TestApp) {
             walked += 1;
         }
     }
-    assert!(walked >= 13, "the walk covered {walked} operations");
+    assert!(walked >= 25, "the walk covered {walked} operations");
 
     // Nothing of B changed.
     let after = app
@@ -122,10 +104,10 @@ fn anonymised(body: &Value, ids: &PathIds) -> Value {
     if let Some(object) = body.as_object_mut() {
         object.remove("RequestId");
     }
-    let text = body
-        .to_string()
-        .replace(&ids.dataset, "<dataset>")
-        .replace(&ids.key, "<key>");
+    let mut text = body.to_string();
+    for id in ids.all() {
+        text = text.replace(id, "<id>");
+    }
     serde_json::from_str(&text).unwrap()
 }
 
@@ -143,7 +125,7 @@ async fn workspace_id_parameter_of_another_workspace_is_404_on_every_route(app: 
             continue;
         }
         for (method, op) in operations(item) {
-            let url = format!("{}?WorkspaceId={b_id}", a.fill(path));
+            let url = format!("{}&WorkspaceId={b_id}", a.fill(path));
             let body = op.request_body.as_ref().map(|_| json!({}));
             let reply = app
                 .call(method.clone(), &url, Some(&app.owner_key), body)
@@ -158,7 +140,7 @@ async fn workspace_id_parameter_of_another_workspace_is_404_on_every_route(app: 
     )
     .await
     .ok();
-    let body = json!({"Name": "x", "Uri": "s3://bucket/x", "WorkspaceId": b_id});
+    let body = json!({"Name": "x", "DatasetType": "Logical", "WorkspaceId": b_id});
     app.post("/api/v1/datasets", &app.owner_key, body)
         .await
         .assert_error(404, "WorkspaceNotFound");

@@ -7,11 +7,18 @@ use std::path::PathBuf;
 use loupe_api::HttpOptions;
 use loupe_core::auth::Role;
 use loupe_core::dataset::LocalRoots;
-use loupe_core::service::Loupe;
+use std::sync::Arc;
+
+use loupe_core::crypto::SecretBox;
+use loupe_core::service::{Loupe, Settings};
+use loupe_storage::Opener;
 use loupe_store::testing::TestStore;
 pub use loupe_store::Engine;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+
+/// The master key of test servers.
+pub const TEST_MASTER_KEY: [u8; 32] = [42; 32];
 
 /// The body limit the test server runs with, small so tests can exceed it cheaply.
 pub const TEST_BODY_LIMIT: usize = 64 * 1024;
@@ -24,6 +31,8 @@ pub struct TestApp {
     pub owner_key: String,
     /// The services, to set up state a test needs without going through HTTP.
     pub loupe: Loupe,
+    /// An object-store connection of the `default` workspace (its endpoint answers nothing).
+    pub connection_id: String,
     /// A folder inside `LOUPE_LOCAL_ROOTS`.
     pub local_root: PathBuf,
     client: reqwest::Client,
@@ -84,31 +93,64 @@ impl TestApp {
         let root = tempfile::tempdir().expect("temp dir");
         let local_root = root.path().join("images");
         std::fs::create_dir_all(&local_root).expect("local root");
-        let loupe = Loupe::new(store.store.clone(), LocalRoots::new([local_root.clone()]));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let settings = Settings {
+            local_roots: LocalRoots::new([local_root.clone()]),
+            public_url: base.clone(),
+            ..Settings::default()
+        };
+        let secrets = SecretBox::new(&TEST_MASTER_KEY);
+        let loupe = Loupe::new(
+            store.store.clone(),
+            Arc::new(Opener::default()),
+            secrets,
+            settings,
+        );
         let owner_key = loupe
             .bootstrap()
             .await
             .expect("bootstrap")
             .expect("fresh store")
             .key;
+        let thumbnails = root.path().join("thumbnails");
+        std::fs::create_dir_all(&thumbnails).expect("thumbnail dir");
         let options = HttpOptions {
             max_body_bytes: TEST_BODY_LIMIT,
+            thumbnail_dir: Some(thumbnails),
             ..HttpOptions::default()
         };
         let router = loupe_api::router(loupe.clone(), &options);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
+        let client = reqwest::Client::new();
+        let connection = serde_json::json!({
+            "ConnectionName": "test-store", "ConnectionType": "ObjectStorage",
+            "Configs": {"Region": "us-east-1", "Endpoint": "http://127.0.0.1:9", "AddressingStyle": "path"},
+            "Secrets": {"AccessKeyId": "test-access", "AccessKeySecret": "test-secret-value"}
+        });
+        let created = client
+            .post(format!("{base}/api/v1/connections"))
+            .bearer_auth(&owner_key)
+            .json(&connection)
+            .send()
+            .await
+            .expect("create connection");
+        let created: Value = created.json().await.expect("connection json");
+        let connection_id = created["ConnectionId"]
+            .as_str()
+            .expect("ConnectionId")
+            .to_string();
         Self {
             base,
             owner_key,
             loupe,
+            connection_id,
             local_root,
-            client: reqwest::Client::new(),
+            client,
             store: Some(store),
             server,
             _root: root,
@@ -217,9 +259,29 @@ impl TestApp {
         self.call(Method::DELETE, path, Some(key), None).await
     }
 
-    /// Creates a dataset on S3 and returns its id.
+    /// Creates an object-store connection in the key's workspace and returns its id.
+    pub async fn connection(&self, key: &str, name: &str) -> String {
+        let body = serde_json::json!({
+            "ConnectionName": name, "ConnectionType": "ObjectStorage",
+            "Configs": {"Region": "us-east-1", "Endpoint": "http://127.0.0.1:9", "AddressingStyle": "path"},
+            "Secrets": {"AccessKeyId": "test-access", "AccessKeySecret": "test-secret-value"}
+        });
+        let reply = self.post("/api/v1/connections", key, body).await.ok();
+        reply["ConnectionId"]
+            .as_str()
+            .expect("ConnectionId")
+            .to_string()
+    }
+
+    /// Creates a dataset on S3 (with a connection of its own) and returns its id. Keys
+    /// below admin use the `default` workspace's connection.
     pub async fn dataset(&self, key: &str, name: &str) -> String {
-        let body = serde_json::json!({"Name": name, "Uri": "s3://bucket/frames"});
+        let admin = self.get("/api/v1/apikeys", key).await.status.is_success();
+        let connection = match admin {
+            true => self.connection(key, &format!("for-{name}")).await,
+            false => self.connection_id.clone(),
+        };
+        let body = serde_json::json!({"Name": name, "Uri": "s3://bucket/frames", "ConnectionId": connection});
         let reply = self.post("/api/v1/datasets", key, body).await.ok();
         reply["DatasetId"].as_str().expect("DatasetId").to_string()
     }

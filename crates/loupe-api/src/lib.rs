@@ -26,6 +26,8 @@ pub struct HttpOptions {
     pub max_body_bytes: usize,
     /// Longest a request may take before it is answered with 503.
     pub request_timeout: Duration,
+    /// Where rendered thumbnails are cached; `None` renders every time.
+    pub thumbnail_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for HttpOptions {
@@ -33,6 +35,7 @@ impl Default for HttpOptions {
         Self {
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(60),
+            thumbnail_dir: None,
         }
     }
 }
@@ -42,13 +45,19 @@ impl Default for HttpOptions {
 pub struct AppState {
     /// The domain services.
     pub loupe: Loupe,
+    /// Where rendered thumbnails are cached.
+    pub thumbnail_dir: Option<std::path::PathBuf>,
 }
 
 /// The complete router: API, health, spec and docs, with the layers every response
 /// passes through (request id, error envelope, panic guard, body limit).
 pub fn router(loupe: Loupe, options: &HttpOptions) -> Router {
     let (api, spec) = routes::api_router().split_for_parts();
-    with_edge_layers(api.merge(openapi::docs_router(spec)), options).with_state(AppState { loupe })
+    let state = AppState {
+        loupe,
+        thumbnail_dir: options.thumbnail_dir.clone(),
+    };
+    with_edge_layers(api.merge(openapi::docs_router(spec)), options).with_state(state)
 }
 
 /// The fallbacks and layers every response passes through, outermost last.
@@ -72,7 +81,6 @@ mod tests {
     use axum::http::{Request, StatusCode};
     use axum::routing::get;
     use http_body_util::BodyExt;
-    use loupe_core::dataset::LocalRoots;
     use loupe_store::testing::TestStore;
     use tower::ServiceExt;
 
@@ -80,7 +88,12 @@ mod tests {
 
     async fn call(path: &str) -> (StatusCode, serde_json::Value) {
         let store = TestStore::sqlite().await;
-        let loupe = Loupe::new(Arc::clone(&store.store) as _, LocalRoots::default());
+        let loupe = Loupe::new(
+            Arc::clone(&store.store) as _,
+            Arc::new(NoStorage),
+            loupe_core::crypto::SecretBox::new(&[1; 32]),
+            loupe_core::service::Settings::default(),
+        );
         let options = HttpOptions {
             request_timeout: Duration::from_millis(200),
             ..HttpOptions::default()
@@ -91,12 +104,28 @@ mod tests {
                 "/slow",
                 get(|| async { tokio::time::sleep(Duration::from_secs(30)).await }),
             );
-        let app = with_edge_layers(routes, &options).with_state(AppState { loupe });
+        let app = with_edge_layers(routes, &options).with_state(AppState {
+            loupe,
+            thumbnail_dir: None,
+        });
         let request = Request::get(path).body(Body::empty()).unwrap();
         let response = app.oneshot(request).await.unwrap();
         let status = response.status();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    /// These tests never reach storage.
+    struct NoStorage;
+
+    impl loupe_core::storage::StorageOpener for NoStorage {
+        fn open(
+            &self,
+            _: &loupe_core::dataset::StorageUri,
+            _: Option<&loupe_core::connection::OpenedConnection>,
+        ) -> loupe_core::Result<Arc<dyn loupe_core::storage::ObjectStore>> {
+            Err(loupe_core::Error::invalid("no storage in this test"))
+        }
     }
 
     #[tokio::test]

@@ -33,6 +33,9 @@ use crate::AppState;
         (name = "apikeys", description = "API keys of the workspace"),
         (name = "datasets", description = "Datasets"),
         (name = "versions", description = "Dataset versions"),
+        (name = "connections", description = "Connections to external services; secrets are never returned"),
+        (name = "jobs", description = "Dataset jobs: metadata build and, later, tagging, indexing and export"),
+        (name = "filemetas", description = "The files of a dataset version"),
     )
 )]
 pub struct ApiDoc;

@@ -73,6 +73,22 @@ pub enum ErrorCode {
     DatasetVersionNotFound,
     /// The API key does not exist in this workspace.
     ApiKeyNotFound,
+    /// The connection does not exist in this workspace.
+    ConnectionNotFound,
+    /// The job does not exist in this dataset.
+    DatasetJobNotFound,
+    /// The file meta does not exist in this version.
+    DatasetFileMetaNotFound,
+    /// A connection with that name exists already in this workspace.
+    ConnectionAlreadyExists,
+    /// The job clashes with another one, e.g. a build already running on the version, or it is still running.
+    JobConflict,
+    /// The object store refused the request (missing object, no permission, bad settings); the message names the object.
+    StorageError,
+    /// The object store failed or timed out; retry later.
+    StorageUnavailable,
+    /// A signed link is expired or its signature does not match.
+    InvalidSignature,
     /// A workspace with that name exists already.
     WorkspaceAlreadyExists,
     /// A dataset with that name exists already in this workspace.
@@ -98,12 +114,20 @@ impl ErrorCode {
             | WorkspaceNotFound
             | DatasetNotFound
             | DatasetVersionNotFound
-            | ApiKeyNotFound => Category::NotFound,
+            | ApiKeyNotFound
+            | ConnectionNotFound
+            | DatasetJobNotFound
+            | DatasetFileMetaNotFound => Category::NotFound,
             MethodNotAllowed => Category::MethodNotAllowed,
-            WorkspaceAlreadyExists | DatasetAlreadyExists => Category::Conflict,
+            WorkspaceAlreadyExists
+            | DatasetAlreadyExists
+            | ConnectionAlreadyExists
+            | JobConflict => Category::Conflict,
+            StorageError => Category::Invalid,
+            InvalidSignature => Category::Forbidden,
             PayloadTooLarge => Category::PayloadTooLarge,
             UnsupportedMediaType => Category::UnsupportedMediaType,
-            StoreUnavailable | RequestTimeout => Category::Unavailable,
+            StoreUnavailable | RequestTimeout | StorageUnavailable => Category::Unavailable,
             InternalError => Category::Internal,
         }
     }

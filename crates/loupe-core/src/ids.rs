@@ -61,6 +61,16 @@ id_type!(
     ApiKeyId,
     "ak-"
 );
+id_type!(
+    /// Identifies a dataset job.
+    JobId,
+    "dsjob-"
+);
+id_type!(
+    /// Identifies a connection.
+    ConnectionId,
+    "conn-"
+);
 
 #[cfg(test)]
 mod tests {

@@ -3,11 +3,16 @@
 //! hold the business rules. Nothing here knows about HTTP or SQL.
 
 pub mod auth;
+pub mod connection;
+pub mod crypto;
 pub mod dataset;
 pub mod error;
+pub mod file_meta;
 pub mod ids;
+pub mod job;
 pub mod page;
 pub mod service;
+pub mod storage;
 pub mod store;
 pub mod time;
 pub mod version;

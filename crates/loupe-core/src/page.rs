@@ -27,6 +27,21 @@ pub struct Cursor {
     /// The id of the last item, to break ties.
     #[serde(rename = "i")]
     pub id: String,
+    /// A text sort key (e.g. a file name), for lists sorted by text.
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+impl Cursor {
+    /// A cursor on a numeric sort key.
+    pub fn new(list: &str, key: i64, id: impl Into<String>) -> Self {
+        Self {
+            list: list.to_string(),
+            key,
+            id: id.into(),
+            text: None,
+        }
+    }
 }
 
 /// A validated page request.
@@ -125,6 +140,7 @@ mod tests {
             list: "datasets".into(),
             key: 42,
             id: "d-1".into(),
+            text: None,
         };
         let token = encode(&cursor);
         let page = PageRequest::parse("datasets", Some(5), Some(&token)).unwrap();
@@ -150,6 +166,7 @@ mod tests {
             list: "x".into(),
             key: *n,
             id: n.to_string(),
+            text: None,
         };
         let page = Page::from_overfetch(vec![1, 2, 3], 2, 3, cursor);
         assert_eq!(page.items, vec![1, 2]);

@@ -7,11 +7,14 @@
 use async_trait::async_trait;
 
 use crate::auth::{Role, WorkspaceCtx};
+use crate::connection::Connection;
 use crate::dataset::{Dataset, DatasetUpdate};
-use crate::ids::{ApiKeyId, DatasetId, WorkspaceId};
+use crate::file_meta::{FileMetaRecord, FileMetaSort, SortOrder};
+use crate::ids::{ApiKeyId, ConnectionId, DatasetId, JobId, WorkspaceId};
+use crate::job::{DatasetJob, JobAction, JobFailure, JobLog, JobMode, JobStatus};
 use crate::page::{Page, PageRequest};
 use crate::time::Timestamp;
-use crate::version::{DatasetVersion, VersionName};
+use crate::version::{DatasetVersion, VersionName, VersionState};
 use crate::workspace::{ApiKey, Workspace};
 use crate::Result;
 
@@ -100,12 +103,15 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn delete_dataset(&self, ws: &WorkspaceId, id: &DatasetId) -> Result<()>;
 
     /// Creates the next version (`v{n+1}`, numbers never reused) in state `Pending`.
+    /// A `build` job is created in the same transaction (its version fields are filled
+    /// in here), so a version never exists without the job that fills it.
     async fn create_version(
         &self,
         ws: &WorkspaceId,
         dataset: &DatasetId,
         description: &str,
         at: Timestamp,
+        build: Option<&NewJobRecord>,
     ) -> Result<DatasetVersion>;
     /// Reads a version; `DatasetNotFound` or `DatasetVersionNotFound`.
     async fn get_version(
@@ -138,3 +144,379 @@ pub trait MetadataStore: Send + Sync + 'static {
         name: VersionName,
     ) -> Result<()>;
 }
+
+/// A connection row: settings in clear, secrets sealed.
+#[derive(Debug, Clone)]
+pub struct ConnectionRecord {
+    /// What the API shows.
+    pub connection: Connection,
+    /// The sealed secrets JSON (see [`crate::crypto::SecretBox`]).
+    pub sealed_secrets: Vec<u8>,
+}
+
+/// Persistence of connections.
+#[async_trait]
+pub trait ConnectionStore: Send + Sync + 'static {
+    /// Creates one; `ConnectionAlreadyExists` if the name is taken.
+    async fn insert_connection(&self, ws: &WorkspaceId, record: &ConnectionRecord) -> Result<()>;
+    /// Reads one; `ConnectionNotFound` outside the workspace.
+    async fn get_connection(&self, ws: &WorkspaceId, id: &ConnectionId)
+        -> Result<ConnectionRecord>;
+    /// Lists the workspace's connections, newest first.
+    async fn list_connections(
+        &self,
+        ws: &WorkspaceId,
+        page: &PageRequest,
+    ) -> Result<Page<Connection>>;
+    /// Replaces name, settings and sealed secrets.
+    async fn update_connection(&self, ws: &WorkspaceId, record: &ConnectionRecord) -> Result<()>;
+    /// Deletes one.
+    async fn delete_connection(&self, ws: &WorkspaceId, id: &ConnectionId) -> Result<()>;
+}
+
+/// A job to create, with the tasks it starts with.
+#[derive(Debug, Clone)]
+pub struct NewJobRecord {
+    /// What the API shows (status `Pending`, counters 0).
+    pub job: DatasetJob,
+    /// The version's name.
+    pub version: VersionName,
+    /// `Idempotency-Key` of the request that created it.
+    pub idempotency_key: Option<String>,
+    /// Its first tasks.
+    pub tasks: Vec<NewTask>,
+}
+
+/// A unit of work of a job.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    /// Unique within the job, so enqueueing the same task twice is harmless.
+    pub key: String,
+    /// What the runner needs.
+    pub payload: serde_json::Value,
+    /// Attempts before the task fails for good.
+    pub max_attempts: i32,
+}
+
+/// What a worker needs to know about the job of a claimed task.
+#[derive(Debug, Clone)]
+pub struct JobContext {
+    /// The tenant.
+    pub workspace_id: WorkspaceId,
+    /// The job.
+    pub job_id: JobId,
+    /// The dataset.
+    pub dataset_id: DatasetId,
+    /// The version's internal row id.
+    pub version_row: i64,
+    /// The version's name.
+    pub version: VersionName,
+    /// What the job does.
+    pub action: JobAction,
+    /// Full or incremental.
+    pub mode: JobMode,
+    /// The action's options.
+    pub spec: serde_json::Value,
+}
+
+/// A task a worker holds under a lease.
+#[derive(Debug, Clone)]
+pub struct ClaimedTask {
+    /// The task row.
+    pub task_id: i64,
+    /// The task key.
+    pub key: String,
+    /// This attempt's number (1 for the first); every later write is fenced by it.
+    pub attempt: i32,
+    /// Attempts allowed.
+    pub max_attempts: i32,
+    /// What to do.
+    pub payload: serde_json::Value,
+    /// The job.
+    pub job: JobContext,
+}
+
+/// How a task ended.
+#[derive(Debug, Clone)]
+pub enum TaskOutcome {
+    /// Done; these file counts are added to the job's progress.
+    Succeeded {
+        /// Files done.
+        completed: i64,
+        /// Files that failed.
+        failed: i64,
+    },
+    /// A retryable fault: run again after this time.
+    Retry {
+        /// What went wrong.
+        error: String,
+        /// When to try again.
+        run_after: Timestamp,
+    },
+    /// A fatal fault: the task fails for good.
+    Failed {
+        /// What went wrong.
+        error: String,
+    },
+}
+
+/// What a heartbeat learned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    /// Still ours; `stop` says a stop was requested.
+    Held {
+        /// The job was asked to stop.
+        stop: bool,
+    },
+    /// Another worker took the task over (our lease expired): stop writing at once.
+    Lost,
+}
+
+/// What a job's finalization needs to decide its status.
+#[derive(Debug, Clone)]
+pub struct JobTally {
+    /// A stop was requested.
+    pub stop_requested: bool,
+    /// The error of a work task that failed for good, if any.
+    pub failed_task_error: Option<String>,
+    /// Files recorded as failed.
+    pub failed_files: i64,
+}
+
+/// Filters of `ListDatasetJobs`.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    /// Only jobs on this version.
+    pub version: Option<VersionName>,
+    /// Only jobs of this action.
+    pub action: Option<JobAction>,
+}
+
+/// The job queue and job records. Worker-side calls take ids from a claimed task, not
+/// a workspace: workers serve every tenant, and each row they touch belongs to the job.
+#[async_trait]
+pub trait JobStore: Send + Sync + 'static {
+    /// Creates a job and its first tasks in one transaction. `JobConflict` when another
+    /// job of the same action is active on the version. With an idempotency key that
+    /// was used before, returns the earlier job instead.
+    async fn create_job(&self, ws: &WorkspaceId, job: &NewJobRecord) -> Result<DatasetJob>;
+    /// Reads a job.
+    async fn get_job(
+        &self,
+        ws: &WorkspaceId,
+        dataset: &DatasetId,
+        id: &JobId,
+    ) -> Result<DatasetJob>;
+    /// Lists a dataset's jobs, newest first.
+    async fn list_jobs(
+        &self,
+        ws: &WorkspaceId,
+        dataset: &DatasetId,
+        filter: &JobFilter,
+        page: &PageRequest,
+    ) -> Result<Page<DatasetJob>>;
+    /// Requests a stop: queued tasks are cancelled, running ones end at their next file.
+    async fn stop_job(
+        &self,
+        ws: &WorkspaceId,
+        dataset: &DatasetId,
+        id: &JobId,
+        at: Timestamp,
+    ) -> Result<DatasetJob>;
+    /// Deletes a finished job with its tasks, failures and logs; `JobConflict` while it runs.
+    async fn delete_job(&self, ws: &WorkspaceId, dataset: &DatasetId, id: &JobId) -> Result<()>;
+    /// Lists the files a job could not process.
+    async fn list_job_failures(
+        &self,
+        ws: &WorkspaceId,
+        dataset: &DatasetId,
+        id: &JobId,
+        page: &PageRequest,
+    ) -> Result<Page<JobFailure>>;
+    /// Lists a job's log, oldest first.
+    async fn list_job_logs(
+        &self,
+        ws: &WorkspaceId,
+        dataset: &DatasetId,
+        id: &JobId,
+        page: &PageRequest,
+    ) -> Result<Page<JobLog>>;
+
+    /// Claims the next runnable task (queued and due, or running with an expired lease)
+    /// under a lease until `lease_until`. The attempt number goes up by one.
+    async fn claim_task(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Option<ClaimedTask>>;
+    /// Extends the lease, fenced by attempt.
+    async fn heartbeat(&self, task_id: i64, attempt: i32, lease_until: Timestamp) -> Result<Lease>;
+    /// Ends a task, fenced by attempt (`false`: the lease was lost and nothing changed).
+    /// When it was the job's last open work task, enqueues the job's `finalize` task.
+    async fn finish_task(
+        &self,
+        task_id: i64,
+        attempt: i32,
+        outcome: &TaskOutcome,
+        at: Timestamp,
+    ) -> Result<bool>;
+    /// Adds tasks to a running job; tasks whose key exists already are skipped.
+    async fn enqueue_tasks(&self, job: &JobId, tasks: &[NewTask], at: Timestamp) -> Result<()>;
+    /// Sets the job's total file count (a running figure while it lists).
+    async fn set_job_total(&self, job: &JobId, total: i64) -> Result<()>;
+    /// Records per-file failures (idempotent per job and URI).
+    async fn record_failures(
+        &self,
+        job: &JobId,
+        failures: &[(String, String)],
+        at: Timestamp,
+    ) -> Result<()>;
+    /// Appends to the job's log.
+    async fn append_log(
+        &self,
+        job: &JobId,
+        level: &str,
+        message: &str,
+        at: Timestamp,
+    ) -> Result<()>;
+    /// What finalization needs.
+    async fn job_tally(&self, job: &JobId) -> Result<JobTally>;
+    /// Marks the job final with exact counters.
+    async fn complete_job(
+        &self,
+        job: &JobId,
+        status: JobStatus,
+        message: &str,
+        counts: FileCounts,
+        at: Timestamp,
+    ) -> Result<()>;
+    /// Jobs that are not final, oldest first (for the worker's start-up log and tests).
+    async fn active_job_count(&self) -> Result<i64>;
+}
+
+/// A job's file counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileCounts {
+    /// Files the job worked on.
+    pub total: i64,
+    /// Files done.
+    pub completed: i64,
+    /// Files failed.
+    pub failed: i64,
+}
+
+/// A version's registered files, as counted after a build.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VersionTally {
+    /// File metas.
+    pub files: i64,
+    /// Their total size.
+    pub bytes: i64,
+    /// File metas not yet probed.
+    pub pending: i64,
+}
+
+/// A pending file for the header probe.
+#[derive(Debug, Clone)]
+pub struct PendingFile {
+    /// File meta id.
+    pub file_id: String,
+    /// Key relative to the dataset's URI.
+    pub key: String,
+    /// Full URI.
+    pub uri: String,
+    /// Size from the listing.
+    pub size: i64,
+}
+
+/// What the header probe found for one file.
+#[derive(Debug, Clone)]
+pub struct ProbedFile {
+    /// File meta id.
+    pub file_id: String,
+    /// Width in pixels.
+    pub width: i64,
+    /// Height in pixels.
+    pub height: i64,
+    /// MIME type from the magic bytes.
+    pub content_type: String,
+    /// A content hash, when the listing had none (local files).
+    pub fingerprint: Option<String>,
+}
+
+/// Persistence of file metas.
+#[async_trait]
+pub trait FileMetaStore: Send + Sync + 'static {
+    /// Writes listed files in bulk for a build job. Rows this job listed already keep
+    /// their state (a retried listing is harmless); other rows are reset to `pending`
+    /// in `chunk` when `Full`, or when their size, time or fingerprint changed in
+    /// `Increment`. Returns how many rows of the batch are pending in `chunk`.
+    async fn upsert_listed(
+        &self,
+        ws: &WorkspaceId,
+        version_row: i64,
+        job: &JobId,
+        mode: JobMode,
+        chunk: i64,
+        rows: &[FileMetaRecord],
+        at: Timestamp,
+    ) -> Result<i64>;
+    /// Deletes the version's rows that the job did not list (files gone from storage).
+    async fn delete_unlisted(&self, version_row: i64, job: &JobId) -> Result<i64>;
+    /// Deletes every file meta of the version.
+    async fn clear_version(&self, version_row: i64) -> Result<()>;
+    /// The pending files of a probe chunk.
+    async fn pending_in_chunk(&self, version_row: i64, chunk: i64) -> Result<Vec<PendingFile>>;
+    /// Stores probe results: probed rows become `done`, failed ones are deleted.
+    async fn complete_probe(
+        &self,
+        version_row: i64,
+        probed: &[ProbedFile],
+        failed: &[String],
+    ) -> Result<()>;
+    /// Counts the version's rows.
+    async fn version_tally(&self, version_row: i64) -> Result<VersionTally>;
+    /// Sets a version's state and, when given, its counters.
+    async fn set_version_state(
+        &self,
+        version_row: i64,
+        state: VersionState,
+        tally: Option<VersionTally>,
+        at: Timestamp,
+    ) -> Result<()>;
+    /// The internal row id and state of a version.
+    async fn version_row(
+        &self,
+        ws: &WorkspaceId,
+        dataset: &DatasetId,
+        version: VersionName,
+    ) -> Result<(i64, VersionState)>;
+    /// Inserts file metas registered through the API (done rows); existing ids are updated.
+    async fn insert_file_metas(
+        &self,
+        ws: &WorkspaceId,
+        version_row: i64,
+        rows: &[FileMetaRecord],
+        at: Timestamp,
+    ) -> Result<()>;
+    /// Lists a version's file metas.
+    async fn list_file_metas(
+        &self,
+        ws: &WorkspaceId,
+        version_row: i64,
+        sort: FileMetaSort,
+        order: SortOrder,
+        page: &PageRequest,
+    ) -> Result<Page<FileMetaRecord>>;
+    /// Reads one file meta.
+    async fn get_file_meta(
+        &self,
+        ws: &WorkspaceId,
+        version_row: i64,
+        file_id: &str,
+    ) -> Result<FileMetaRecord>;
+}
+
+/// Everything the services need from the metadata store.
+pub trait Store: MetadataStore + ConnectionStore + JobStore + FileMetaStore {}
+impl<T: MetadataStore + ConnectionStore + JobStore + FileMetaStore> Store for T {}

@@ -85,8 +85,8 @@ pub fn validate_workspace_name(name: &str) -> Result<()> {
     validate_name("workspace name", name, MAX_WORKSPACE_NAME)
 }
 
-/// Shared naming rule for workspaces and datasets, so URLs and exports never need quoting.
-pub(crate) fn validate_name(what: &str, name: &str, max: usize) -> Result<()> {
+/// Shared naming rule for workspaces, datasets and connections, so URLs and exports never need quoting.
+pub fn validate_name(what: &str, name: &str, max: usize) -> Result<()> {
     let count = name.chars().count();
     let first_ok = name.chars().next().is_some_and(char::is_alphanumeric);
     let rest_ok = name

@@ -104,11 +104,7 @@ impl SqlStore {
         });
         let datasets: Vec<Dataset> = convert_all(rows)?;
         Ok(Page::from_overfetch(datasets, page.limit, total, |d| {
-            Cursor {
-                list: LIST.into(),
-                key: d.gmt_create_time.millis(),
-                id: d.dataset_id.to_string(),
-            }
+            Cursor::new(LIST, d.gmt_create_time.millis(), d.dataset_id.to_string())
         }))
     }
 

@@ -88,10 +88,8 @@ impl SqlStore {
             (rows, total)
         });
         let keys: Vec<ApiKey> = convert_all(rows)?;
-        Ok(Page::from_overfetch(keys, page.limit, total, |k| Cursor {
-            list: LIST.into(),
-            key: k.gmt_create_time.millis(),
-            id: k.key_id.to_string(),
+        Ok(Page::from_overfetch(keys, page.limit, total, |k| {
+            Cursor::new(LIST, k.gmt_create_time.millis(), k.key_id.to_string())
         }))
     }
 

@@ -5,10 +5,14 @@
 //! [`on_pool!`]; where the engines differ the code says so and matches on
 //! [`Engine`] explicitly. The conformance suite in `tests/` runs against both.
 
+mod connections;
 mod datasets;
 mod errors;
+mod file_metas;
+mod jobs;
 mod keys;
 mod pool;
+mod queue;
 mod ready;
 mod rows;
 mod versions;

@@ -1,6 +1,7 @@
 //! Connecting to either engine and running migrations.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use loupe_core::{Error, Result};
@@ -9,6 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use tokio::sync::Notify;
 
 use crate::errors::db_error;
 
@@ -62,6 +64,8 @@ pub(crate) use on_pool;
 /// The metadata store on one engine.
 pub struct SqlStore {
     pub(crate) pool: Pool,
+    /// Woken whenever this process enqueues runnable tasks.
+    pub(crate) wake: Arc<Notify>,
 }
 
 impl SqlStore {
@@ -95,6 +99,7 @@ impl SqlStore {
             .map_err(db_error)?;
         Ok(Self {
             pool: Pool::Postgres(pool),
+            wake: Arc::default(),
         })
     }
 
@@ -118,6 +123,7 @@ impl SqlStore {
             .map_err(db_error)?;
         Ok(Self {
             pool: Pool::Sqlite(pool),
+            wake: Arc::default(),
         })
     }
 
@@ -137,6 +143,42 @@ impl SqlStore {
             Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await,
         };
         outcome.map_err(|e| Error::internal("applying migrations", e))
+    }
+
+    /// Woken when new tasks may be runnable: by this process's own enqueues and, on
+    /// PostgreSQL once [`SqlStore::listen_for_jobs`] runs, by every replica's.
+    pub fn job_wakeups(&self) -> Arc<Notify> {
+        Arc::clone(&self.wake)
+    }
+
+    /// On PostgreSQL, forwards `NOTIFY loupe_jobs` from any replica to [`SqlStore::job_wakeups`]
+    /// until the store is closed; on SQLite does nothing (one node, local wake-ups suffice).
+    /// Workers poll as well, so a lost notification only delays a task.
+    pub async fn listen_for_jobs(&self) -> Result<()> {
+        let Pool::Postgres(pool) = &self.pool else {
+            return Ok(());
+        };
+        let mut listener = sqlx::postgres::PgListener::connect_with(pool)
+            .await
+            .map_err(db_error)?;
+        listener
+            .listen(crate::jobs::JOBS_CHANNEL)
+            .await
+            .map_err(db_error)?;
+        let wake = Arc::clone(&self.wake);
+        tokio::spawn(async move {
+            loop {
+                match listener.recv().await {
+                    Ok(_) => wake.notify_waiters(),
+                    Err(sqlx::Error::PoolClosed) => break,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "job notification listener failed; relying on polling");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        Ok(())
     }
 
     /// Closes every connection.

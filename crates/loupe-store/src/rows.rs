@@ -112,6 +112,9 @@ impl TryFrom<DatasetRow> for Dataset {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct VersionRow {
+    /// Present when the query returns it (`RETURNING id, …`).
+    #[sqlx(default)]
+    pub(crate) id: i64,
     dataset_id: String,
     pub(crate) number: i64,
     description: String,
@@ -152,5 +155,94 @@ pub(crate) fn enum_name<T: serde::Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(s)) => s,
         _ => String::new(),
+    }
+}
+
+/// Columns of `jobs`, in the order of [`JobRow`].
+pub(crate) const JOB_COLUMNS: &str =
+    "id, dataset_id, version_number, action, mode, spec, description, status, \
+     total_files, completed_files, failed_files, message, created_at, started_at, finished_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct JobRow {
+    id: String,
+    dataset_id: String,
+    version_number: i64,
+    action: String,
+    mode: String,
+    spec: String,
+    description: String,
+    status: String,
+    total_files: i64,
+    completed_files: i64,
+    failed_files: i64,
+    message: String,
+    created_at: i64,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+}
+
+impl TryFrom<JobRow> for loupe_core::job::DatasetJob {
+    type Error = Error;
+
+    fn try_from(row: JobRow) -> Result<Self> {
+        use loupe_core::job::{JobAction, JobMode, JobStatus};
+        Ok(Self {
+            dataset_job_id: loupe_core::ids::JobId::from_raw(row.id),
+            dataset_id: DatasetId::from_raw(row.dataset_id),
+            dataset_version: VersionName::from_number(row.version_number).to_string(),
+            job_action: JobAction::from_stored(&row.action)?,
+            job_mode: JobMode::from_stored(&row.mode)?,
+            job_spec: serde_json::from_str(&row.spec).unwrap_or_default(),
+            description: row.description,
+            status: JobStatus::from_stored(&row.status)?,
+            total_file_count: row.total_files,
+            completed_file_count: row.completed_files,
+            failed_file_count: row.failed_files,
+            message: row.message,
+            create_time: Timestamp::from_millis(row.created_at),
+            start_time: row.started_at.map(Timestamp::from_millis),
+            finish_time: row.finished_at.map(Timestamp::from_millis),
+        })
+    }
+}
+
+/// Columns of `file_metas`, in the order of [`FileMetaRow`].
+pub(crate) const FILE_META_COLUMNS: &str =
+    "file_id, uri, file_key, name, dir, size, fingerprint, content_type, \
+     created_at, updated_at, width, height";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct FileMetaRow {
+    file_id: String,
+    uri: String,
+    file_key: String,
+    name: String,
+    dir: String,
+    size: i64,
+    fingerprint: String,
+    content_type: String,
+    created_at: i64,
+    updated_at: i64,
+    width: Option<i32>,
+    height: Option<i32>,
+}
+
+impl From<FileMetaRow> for loupe_core::file_meta::FileMetaRecord {
+    fn from(row: FileMetaRow) -> Self {
+        Self {
+            file_id: row.file_id,
+            uri: row.uri,
+            key: row.file_key,
+            name: row.name,
+            dir: row.dir,
+            size: row.size,
+            fingerprint: row.fingerprint,
+            content_type: row.content_type,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            width: row.width.map(i64::from),
+            height: row.height.map(i64::from),
+        }
     }
 }

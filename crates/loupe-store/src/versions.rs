@@ -7,9 +7,11 @@ use loupe_core::time::Timestamp;
 use loupe_core::version::{DatasetVersion, VersionName, VersionState};
 use loupe_core::{Error, ErrorCode, Result};
 
-use crate::errors::{dataset_not_found, db_error};
-use crate::pool::{on_pool, SqlStore};
+use crate::errors::{dataset_not_found, db_error, unique_as};
+use crate::jobs::{insert_job_in_tx, insert_task_query, notify_in_tx};
+use crate::pool::{on_pool, Engine, SqlStore};
 use crate::rows::{convert_all, VersionRow, VERSION_COLUMNS};
+use loupe_core::store::NewJobRecord;
 
 const LIST: &str = "versions";
 
@@ -20,7 +22,9 @@ impl SqlStore {
         dataset: &DatasetId,
         description: &str,
         at: Timestamp,
+        build: Option<&NewJobRecord>,
     ) -> Result<DatasetVersion> {
+        let engine = self.engine();
         // The counter update comes first: it takes the write lock (row lock on
         // PostgreSQL, database lock on SQLite) before anything is read.
         const BUMP: &str = "UPDATE datasets SET next_version = next_version + 1, modified_at = $3 \
@@ -28,7 +32,7 @@ impl SqlStore {
         let insert = format!(
             "INSERT INTO dataset_versions (workspace_id, dataset_id, number, description, state, \
              data_count, data_size, created_at, modified_at) \
-             VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $6) RETURNING {VERSION_COLUMNS}"
+             VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $6) RETURNING id, {VERSION_COLUMNS}"
         );
         let row: VersionRow = on_pool!(self, p => async {
             let mut tx = p.begin().await.map_err(db_error)?;
@@ -40,7 +44,7 @@ impl SqlStore {
                 .await
                 .map_err(db_error)?;
             let number = number.ok_or_else(|| dataset_not_found(dataset.as_str()))?;
-            let row = sqlx::query_as(&insert)
+            let row: VersionRow = sqlx::query_as(&insert)
                 .bind(ws.as_str())
                 .bind(dataset.as_str())
                 .bind(number)
@@ -50,10 +54,22 @@ impl SqlStore {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db_error)?;
+            if let Some(build) = build {
+                let mut record = build.clone();
+                record.version = VersionName::from_number(number);
+                record.job.dataset_version = record.version.to_string();
+                insert_job_in_tx!(tx, ws, record, row.id, at);
+                if engine == Engine::Postgres {
+                    notify_in_tx!(tx);
+                }
+            }
             tx.commit().await.map_err(db_error)?;
             Ok::<_, Error>(row)
         }
         .await)?;
+        if build.is_some() {
+            self.wake.notify_waiters();
+        }
         row.try_into()
     }
 
@@ -81,7 +97,7 @@ impl SqlStore {
     }
 
     /// Tells a missing dataset from a missing version, for an accurate error.
-    async fn version_missing(
+    pub(crate) async fn version_missing(
         &self,
         ws: &WorkspaceId,
         dataset: &DatasetId,
@@ -130,11 +146,7 @@ impl SqlStore {
         });
         let versions: Vec<DatasetVersion> = convert_all(rows)?;
         Ok(Page::from_overfetch(versions, page.limit, total, |v| {
-            Cursor {
-                list: LIST.into(),
-                key: v.version_name.number(),
-                id: v.version_name.to_string(),
-            }
+            Cursor::new(LIST, v.version_name.number(), v.version_name.to_string())
         }))
     }
 

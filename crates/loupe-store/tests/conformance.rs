@@ -279,7 +279,7 @@ async fn datasets_of_other_workspaces_are_invisible(t: &TestStore) {
     not_found(t.store.delete_dataset(&b, id).await.unwrap_err().code());
     not_found(
         t.store
-            .create_version(&b, id, "", Timestamp::now())
+            .create_version(&b, id, "", Timestamp::now(), None)
             .await
             .unwrap_err()
             .code(),
@@ -372,7 +372,7 @@ async fn version_numbers_are_never_reused(t: &TestStore) {
     for n in 1..=3 {
         let version = t
             .store
-            .create_version(&ws, id, "snap", Timestamp::now())
+            .create_version(&ws, id, "snap", Timestamp::now(), None)
             .await
             .unwrap();
         assert_eq!(version.version_name, v(n));
@@ -381,7 +381,7 @@ async fn version_numbers_are_never_reused(t: &TestStore) {
     t.store.delete_version(&ws, id, v(3)).await.unwrap();
     let next = t
         .store
-        .create_version(&ws, id, "", Timestamp::now())
+        .create_version(&ws, id, "", Timestamp::now(), None)
         .await
         .unwrap();
     assert_eq!(next.version_name.to_string(), "v4");
@@ -416,7 +416,8 @@ async fn concurrent_version_creation_gives_distinct_numbers(t: &TestStore) {
     let d = dataset("d", 1);
     t.store.insert_dataset(&ws, &d).await.unwrap();
     let store: &dyn MetadataStore = t.store.as_ref();
-    let creations = (0..8).map(|_| store.create_version(&ws, &d.dataset_id, "", Timestamp::now()));
+    let creations =
+        (0..8).map(|_| store.create_version(&ws, &d.dataset_id, "", Timestamp::now(), None));
     let results = futures::future::join_all(creations).await;
     let mut numbers: Vec<i64> = results
         .into_iter()
@@ -452,7 +453,7 @@ async fn deleting_a_dataset_deletes_its_versions(t: &TestStore) {
     let d = dataset("d", 1);
     t.store.insert_dataset(&ws, &d).await.unwrap();
     t.store
-        .create_version(&ws, &d.dataset_id, "", Timestamp::now())
+        .create_version(&ws, &d.dataset_id, "", Timestamp::now(), None)
         .await
         .unwrap();
     t.store.delete_dataset(&ws, &d.dataset_id).await.unwrap();

@@ -3,11 +3,16 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use loupe_core::crypto::SecretBox;
 use loupe_core::dataset::LocalRoots;
-use loupe_core::service::Loupe;
+use loupe_core::service::{Loupe, Settings};
+use loupe_jobs::{WorkerOptions, WorkerPool};
+use loupe_storage::Opener;
 use loupe_store::{SqlStore, StoreOptions};
+use secrecy::ExposeSecret;
 
 use crate::config::{database_url, Config};
+use crate::master_key;
 
 /// Opens the metadata store and applies pending migrations.
 pub async fn open_store(config: &Config) -> Result<Arc<SqlStore>> {
@@ -30,13 +35,46 @@ pub async fn open_store(config: &Config) -> Result<Arc<SqlStore>> {
     Ok(Arc::new(store))
 }
 
-/// The services on an opened store.
-pub async fn build(config: &Config) -> Result<Loupe> {
+/// The services on an opened store, and the store itself (for job wake-ups).
+pub async fn build(config: &Config) -> Result<(Loupe, Arc<SqlStore>)> {
+    // Loaded first so a missing or malformed key stops the start, not the first
+    // connection that needs it.
+    let master_key =
+        master_key::load_or_create(config.master_key_file.as_deref(), &config.data_dir)?;
     let store = open_store(config).await?;
-    Ok(Loupe::new(
-        store,
-        LocalRoots::new(config.local_roots.clone()),
-    ))
+    let settings = Settings {
+        local_roots: LocalRoots::new(config.local_roots.clone()),
+        max_files_per_version: config.max_files_per_version,
+        link_ttl: config.link_ttl,
+        public_url: config.public_url.clone(),
+    };
+    let secrets = SecretBox::new(master_key.expose_secret());
+    let loupe = Loupe::new(
+        store.clone(),
+        Arc::new(Opener::default()),
+        secrets,
+        settings,
+    );
+    Ok((loupe, store))
+}
+
+/// A worker pool on the services, woken by the store's job notifications.
+pub async fn worker_pool(
+    config: &Config,
+    loupe: &Loupe,
+    store: &SqlStore,
+    concurrency: usize,
+) -> Result<WorkerPool> {
+    store
+        .listen_for_jobs()
+        .await
+        .context("cannot listen for job notifications")?;
+    let options = WorkerOptions {
+        concurrency,
+        lease: config.worker_lease,
+        ..WorkerOptions::default()
+    };
+    Ok(WorkerPool::new(loupe.clone(), store.job_wakeups(), options))
 }
 
 /// `loupe migrate`.

@@ -24,6 +24,11 @@ const KEYS: &[&str] = &[
     "request_timeout_secs",
     "log_format",
     "log_level",
+    "public_url",
+    "max_files_per_version",
+    "workers",
+    "worker_lease_secs",
+    "link_ttl_secs",
 ];
 /// Settings that may be read from a file named by `<key>_file`.
 const SECRET_KEYS: &[&str] = &["database_url"];
@@ -59,6 +64,16 @@ pub struct Config {
     pub log_format: LogFormat,
     /// A tracing filter such as `info` or `loupe=debug,info`.
     pub log_level: String,
+    /// The address clients reach this server at, for signed links.
+    pub public_url: String,
+    /// Most files one dataset version may hold.
+    pub max_files_per_version: i64,
+    /// Task loops `serve` runs in process (0: none; run `loupe worker` instead).
+    pub workers: usize,
+    /// How long a claimed task stays a worker's without a heartbeat.
+    pub worker_lease: Duration,
+    /// How long signed download and thumbnail links stay valid.
+    pub link_ttl: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -74,6 +89,11 @@ impl std::fmt::Debug for Config {
             .field("request_timeout", &self.request_timeout)
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
+            .field("public_url", &self.public_url)
+            .field("max_files_per_version", &self.max_files_per_version)
+            .field("workers", &self.workers)
+            .field("worker_lease", &self.worker_lease)
+            .field("link_ttl", &self.link_ttl)
             .finish()
     }
 }
@@ -255,6 +275,34 @@ impl Layers {
         let log_level = self
             .take("log_level")
             .map_or_else(|| "info".to_string(), |raw| raw.value);
+        let public_url = match self.take("public_url") {
+            None => format!("http://{listen}"),
+            Some(raw) if raw.value.starts_with("http://") || raw.value.starts_with("https://") => {
+                raw.value.trim_end_matches('/').to_string()
+            }
+            Some(raw) => bail!(
+                "{}: '{}' is not valid: expected an http:// or https:// URL",
+                raw.origin,
+                raw.value
+            ),
+        };
+        let max_files_per_version =
+            self.parse("max_files_per_version", 1_000_000i64, "a number of files")?;
+        if max_files_per_version < 1 {
+            bail!("LOUPE_MAX_FILES_PER_VERSION must be at least 1, got {max_files_per_version}");
+        }
+        let workers = self.parse("workers", 2usize, "a number of task loops (0 to run none)")?;
+        if workers > 64 {
+            bail!("LOUPE_WORKERS must be from 0 to 64, got {workers}");
+        }
+        let lease_secs = self.parse("worker_lease_secs", 30u64, "a number of seconds")?;
+        if !(1..=3600).contains(&lease_secs) {
+            bail!("LOUPE_WORKER_LEASE_SECS must be from 1 to 3600, got {lease_secs}");
+        }
+        let link_ttl_secs = self.parse("link_ttl_secs", 3600u64, "a number of seconds")?;
+        if !(1..=7 * 24 * 3600).contains(&link_ttl_secs) {
+            bail!("LOUPE_LINK_TTL_SECS must be from 1 to 604800, got {link_ttl_secs}");
+        }
         Ok(Config {
             listen,
             data_dir,
@@ -266,6 +314,11 @@ impl Layers {
             request_timeout: Duration::from_secs(timeout_secs),
             log_format,
             log_level,
+            public_url,
+            max_files_per_version,
+            workers,
+            worker_lease: Duration::from_secs(lease_secs),
+            link_ttl: Duration::from_secs(link_ttl_secs),
         })
     }
 }

@@ -31,6 +31,8 @@ struct Cli {
 enum Command {
     /// Run the HTTP API (applies migrations; on an empty store creates the `default` workspace and prints its owner key).
     Serve,
+    /// Run task loops only (LOUPE_WORKERS of them, at least 1), for separate worker replicas.
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Print the OpenAPI document.
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async {
         match cli.command {
             Command::Serve => serve::run(&config).await,
+            Command::Worker => serve::run_worker(&config).await,
             Command::Migrate => app::migrate(&config).await,
             Command::Admin(command) => admin::run(&config, command).await,
             Command::Openapi => Ok(()),

@@ -3,22 +3,29 @@
 use anyhow::{Context, Result};
 use loupe_api::HttpOptions;
 
+use crate::app;
 use crate::config::Config;
-use crate::{app, master_key};
 
 /// Starts the server and runs until SIGINT or SIGTERM.
 pub async fn run(config: &Config) -> Result<()> {
-    // Loaded now so a missing or malformed key stops the start, not the first
-    // connection that needs it.
-    let _master_key =
-        master_key::load_or_create(config.master_key_file.as_deref(), &config.data_dir)?;
-    let loupe = app::build(config).await?;
+    let (loupe, store) = app::build(config).await?;
     if let Some(key) = loupe.bootstrap().await? {
         announce_bootstrap_key(&key.key);
     }
     let options = HttpOptions {
         max_body_bytes: config.max_body_bytes,
         request_timeout: config.request_timeout,
+        thumbnail_dir: Some(thumbnail_dir(config)?),
+    };
+    let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
+    let workers = if config.workers > 0 {
+        let pool = app::worker_pool(config, &loupe, &store, config.workers).await?;
+        let mut stopped = workers_stopped.clone();
+        Some(tokio::spawn(pool.run(async move {
+            let _ = stopped.changed().await;
+        })))
+    } else {
+        None
     };
     let router = loupe_api::router(loupe, &options);
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -29,7 +36,32 @@ pub async fn run(config: &Config) -> Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("the HTTP server failed")?;
+    let _ = stop_workers.send(true);
+    if let Some(workers) = workers {
+        let _ = workers.await;
+    }
+    drop(workers_stopped);
     tracing::info!("loupe stopped");
+    Ok(())
+}
+
+/// Rendered thumbnails are cached under the data folder.
+fn thumbnail_dir(config: &Config) -> Result<std::path::PathBuf> {
+    let dir = config.data_dir.join("thumbnails");
+    std::fs::create_dir_all(&dir).with_context(|| {
+        format!(
+            "cannot create the thumbnail cache {} (LOUPE_DATA_DIR)",
+            dir.display()
+        )
+    })?;
+    Ok(dir)
+}
+
+/// `loupe worker`: task loops only, until SIGINT or SIGTERM.
+pub async fn run_worker(config: &Config) -> Result<()> {
+    let (loupe, store) = app::build(config).await?;
+    let pool = app::worker_pool(config, &loupe, &store, config.workers.max(1)).await?;
+    pool.run(shutdown_signal()).await;
     Ok(())
 }
 

@@ -2,8 +2,12 @@
 //! and maps the result.
 
 mod api_keys;
+mod connections;
 mod datasets;
+mod file_metas;
 mod health;
+mod jobs;
+mod links;
 mod versions;
 mod workspace;
 
@@ -37,6 +41,28 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             datasets::update_dataset,
             datasets::delete_dataset
         ))
+        .routes(routes!(
+            connections::create_connection,
+            connections::list_connections
+        ))
+        .routes(routes!(
+            connections::get_connection,
+            connections::update_connection,
+            connections::delete_connection
+        ))
+        .routes(routes!(connections::test_connection))
+        .routes(routes!(jobs::create_job, jobs::list_jobs))
+        .routes(routes!(jobs::get_job, jobs::delete_job))
+        .routes(routes!(jobs::stop_job))
+        .routes(routes!(jobs::list_failures))
+        .routes(routes!(jobs::list_logs))
+        .routes(routes!(
+            file_metas::list_file_metas,
+            file_metas::create_file_metas
+        ))
+        .routes(routes!(file_metas::get_file_meta))
+        .routes(routes!(links::download))
+        .routes(routes!(links::thumbnail))
         .routes(routes!(versions::create_version, versions::list_versions))
         .routes(routes!(
             versions::get_version,

@@ -1,11 +1,12 @@
 //! Datasets: create, read, list, change and delete within the caller's workspace.
 
 use crate::auth::{Role, WorkspaceCtx};
+use crate::connection::ConnectionType;
 use crate::dataset::{
     validate_dataset_name, validate_details, Dataset, DatasetType, DatasetUpdate, NewDataset,
     StorageUri,
 };
-use crate::ids::DatasetId;
+use crate::ids::{ConnectionId, DatasetId};
 use crate::page::{Page, PageRequest};
 use crate::store::DatasetFilter;
 use crate::time::Timestamp;
@@ -24,13 +25,8 @@ impl Loupe {
         validate_dataset_name(&new.name)?;
         validate_details(Some(&new.description), Some(&new.labels))?;
         let uri = self.check_uri(new.dataset_type, new.uri.as_deref())?;
-        if let Some(connection) = &new.connection_id {
-            if connection.is_empty() || connection.len() > MAX_CONNECTION_ID {
-                return Err(Error::invalid(format!(
-                    "ConnectionId must be 1 to {MAX_CONNECTION_ID} characters"
-                )));
-            }
-        }
+        self.check_dataset_connection(ctx, &uri, new.connection_id.as_deref())
+            .await?;
         let now = Timestamp::now();
         let dataset = Dataset {
             dataset_id: DatasetId::generate(),
@@ -64,9 +60,36 @@ impl Loupe {
             ));
         };
         if let StorageUri::File { path } = StorageUri::parse(uri)? {
-            self.local_roots.check(&path)?;
+            self.settings.local_roots.check(&path)?;
         }
         Ok(uri.to_string())
+    }
+
+    /// `s3://` and `oss://` datasets name an object-store connection of the workspace;
+    /// `file://` ones need none.
+    async fn check_dataset_connection(
+        &self,
+        ctx: &WorkspaceCtx,
+        uri: &str,
+        connection: Option<&str>,
+    ) -> Result<()> {
+        let needs = !uri.is_empty() && StorageUri::parse(uri)?.needs_connection();
+        match connection {
+            None if needs => Err(Error::invalid(
+                "ConnectionId is required for s3:// and oss:// datasets: create an ObjectStorage connection first",
+            )),
+            None => Ok(()),
+            Some(id) if id.is_empty() || id.len() > MAX_CONNECTION_ID => Err(Error::invalid(format!(
+                "ConnectionId must be 1 to {MAX_CONNECTION_ID} characters"
+            ))),
+            Some(id) => {
+                let record = self.store.get_connection(ctx.workspace_id(), &ConnectionId::from_raw(id)).await?;
+                if record.connection.connection_type != ConnectionType::ObjectStorage {
+                    return Err(Error::invalid(format!("connection '{id}' is not an ObjectStorage connection")));
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Reads a dataset.

@@ -1,36 +1,87 @@
 //! The domain services: every business rule (roles, validation, naming, tenancy
 //! checks) lives here, between the HTTP handlers and the store port.
 
+mod connections;
 mod datasets;
+mod file_metas;
+mod jobs;
 mod keys;
+mod links;
 mod versions;
 mod workspaces;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::auth::WorkspaceCtx;
+use crate::crypto::SecretBox;
 use crate::dataset::LocalRoots;
-use crate::store::MetadataStore;
+use crate::storage::StorageOpener;
+use crate::store::Store;
 use crate::{Error, ErrorCode, Result};
 
+pub use file_metas::{FileMetaList, NewFileMetas, OpenedFile};
 pub use keys::IssuedKey;
+pub use links::LinkKind;
 
-/// The application: the store and the policies the services enforce.
+/// Policies and limits the services enforce.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Folders `file://` datasets may live under.
+    pub local_roots: LocalRoots,
+    /// Most files one version may hold.
+    pub max_files_per_version: i64,
+    /// How long signed download and thumbnail links stay valid.
+    pub link_ttl: Duration,
+    /// The address clients reach this server at, for signed links (no trailing slash).
+    pub public_url: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            local_roots: LocalRoots::default(),
+            max_files_per_version: 1_000_000,
+            link_ttl: Duration::from_secs(3600),
+            public_url: "http://127.0.0.1:8080".to_string(),
+        }
+    }
+}
+
+/// The application: the store, the storage adapters, the secret box and the policies
+/// the services enforce.
 #[derive(Clone)]
 pub struct Loupe {
-    store: Arc<dyn MetadataStore>,
-    local_roots: LocalRoots,
+    store: Arc<dyn Store>,
+    opener: Arc<dyn StorageOpener>,
+    secrets: SecretBox,
+    settings: Arc<Settings>,
 }
 
 impl Loupe {
-    /// Wires the services to a store.
-    pub fn new(store: Arc<dyn MetadataStore>, local_roots: LocalRoots) -> Self {
-        Self { store, local_roots }
+    /// Wires the services.
+    pub fn new(
+        store: Arc<dyn Store>,
+        opener: Arc<dyn StorageOpener>,
+        secrets: SecretBox,
+        settings: Settings,
+    ) -> Self {
+        Self {
+            store,
+            opener,
+            secrets,
+            settings: Arc::new(settings),
+        }
     }
 
-    /// The store, for readiness checks.
-    pub fn store(&self) -> &dyn MetadataStore {
-        self.store.as_ref()
+    /// The store (readiness checks, workers).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 }
 

@@ -1,8 +1,9 @@
 //! Dataset versions. Creating one records intent only: the metadata build fills it.
 
 use crate::auth::{Role, WorkspaceCtx};
-use crate::dataset::validate_details;
+use crate::dataset::{validate_details, DatasetType};
 use crate::ids::DatasetId;
+use crate::job::{JobAction, JobMode};
 use crate::page::{Page, PageRequest};
 use crate::time::Timestamp;
 use crate::version::{DatasetVersion, NewVersion, VersionName, VersionUpdate};
@@ -21,12 +22,32 @@ impl Loupe {
         ctx.require(Role::Editor)?;
         check_workspace_param(ctx, new.workspace_id.as_deref())?;
         validate_details(Some(&new.description), None)?;
+        let target = self.store.get_dataset(ctx.workspace_id(), dataset).await?;
+        let now = Timestamp::now();
+        // A version of a storage-backed dataset is filled by a build that starts now;
+        // a logical dataset's versions are filled by exports.
+        let build = (target.dataset_type == DatasetType::Premium).then(|| {
+            let placeholder = VersionName::from_number(1);
+            let description = "metadata build of the new version".to_string();
+            let spec = serde_json::json!({});
+            self.job_record(
+                dataset,
+                placeholder,
+                JobAction::FileMetaBuild,
+                JobMode::Full,
+                spec,
+                description,
+                None,
+                now,
+            )
+        });
         self.store
             .create_version(
                 ctx.workspace_id(),
                 dataset,
                 &new.description,
-                Timestamp::now(),
+                now,
+                build.as_ref(),
             )
             .await
     }

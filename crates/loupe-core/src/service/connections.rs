@@ -1,0 +1,189 @@
+//! Connections: settings in clear, secrets sealed with the master key, never returned.
+
+use std::collections::BTreeMap;
+
+use crate::auth::{Role, WorkspaceCtx};
+use crate::connection::{
+    validate_object_storage, Connection, ConnectionTest, ConnectionTestResult, ConnectionType,
+    ConnectionUpdate, NewConnection, OpenedConnection,
+};
+use crate::dataset::StorageUri;
+use crate::ids::ConnectionId;
+use crate::page::{Page, PageRequest};
+use crate::store::ConnectionRecord;
+use crate::time::Timestamp;
+use crate::workspace::validate_name;
+use crate::{Error, Result};
+
+use super::{check_workspace_param, Loupe};
+
+/// The associated data that binds sealed secrets to their row.
+fn seal_context(ctx: &WorkspaceCtx, id: &ConnectionId) -> String {
+    format!("{}/{}", ctx.workspace_id(), id)
+}
+
+fn validate(
+    kind: ConnectionType,
+    configs: &BTreeMap<String, String>,
+    secrets: &BTreeMap<String, String>,
+) -> Result<()> {
+    match kind {
+        ConnectionType::ObjectStorage => validate_object_storage(configs, secrets),
+    }
+}
+
+impl Loupe {
+    /// Creates a connection (admins).
+    pub async fn create_connection(
+        &self,
+        ctx: &WorkspaceCtx,
+        new: NewConnection,
+    ) -> Result<Connection> {
+        ctx.require(Role::Admin)?;
+        check_workspace_param(ctx, new.workspace_id.as_deref())?;
+        validate_name("ConnectionName", &new.connection_name, 128)?;
+        validate(new.connection_type, &new.configs, &new.secrets)?;
+        let now = Timestamp::now();
+        let connection = Connection {
+            connection_id: ConnectionId::generate(),
+            connection_name: new.connection_name,
+            connection_type: new.connection_type,
+            configs: new.configs,
+            secret_names: new.secrets.keys().cloned().collect(),
+            gmt_create_time: now,
+            gmt_modified_time: now,
+        };
+        let record = self.seal(ctx, connection, &new.secrets)?;
+        self.store
+            .insert_connection(ctx.workspace_id(), &record)
+            .await?;
+        Ok(record.connection)
+    }
+
+    fn seal(
+        &self,
+        ctx: &WorkspaceCtx,
+        connection: Connection,
+        secrets: &BTreeMap<String, String>,
+    ) -> Result<ConnectionRecord> {
+        let plain =
+            serde_json::to_vec(secrets).map_err(|e| Error::internal("encoding secrets", e))?;
+        let sealed_secrets = self
+            .secrets
+            .seal(&plain, &seal_context(ctx, &connection.connection_id))?;
+        Ok(ConnectionRecord {
+            connection,
+            sealed_secrets,
+        })
+    }
+
+    /// Reads a connection (never its secrets).
+    pub async fn get_connection(
+        &self,
+        ctx: &WorkspaceCtx,
+        id: &ConnectionId,
+    ) -> Result<Connection> {
+        Ok(self
+            .store
+            .get_connection(ctx.workspace_id(), id)
+            .await?
+            .connection)
+    }
+
+    /// Lists connections.
+    pub async fn list_connections(
+        &self,
+        ctx: &WorkspaceCtx,
+        page: &PageRequest,
+    ) -> Result<Page<Connection>> {
+        self.store.list_connections(ctx.workspace_id(), page).await
+    }
+
+    /// Changes a connection (admins). Given secrets replace all old ones.
+    pub async fn update_connection(
+        &self,
+        ctx: &WorkspaceCtx,
+        id: &ConnectionId,
+        update: ConnectionUpdate,
+    ) -> Result<Connection> {
+        ctx.require(Role::Admin)?;
+        check_workspace_param(ctx, update.workspace_id.as_deref())?;
+        let opened = self.open_connection(ctx, id).await?;
+        let mut connection = opened.connection;
+        if let Some(name) = update.connection_name {
+            validate_name("ConnectionName", &name, 128)?;
+            connection.connection_name = name;
+        }
+        if let Some(configs) = update.configs {
+            connection.configs = configs;
+        }
+        let secrets = update.secrets.unwrap_or(opened.secrets);
+        validate(connection.connection_type, &connection.configs, &secrets)?;
+        connection.secret_names = secrets.keys().cloned().collect();
+        connection.gmt_modified_time = Timestamp::now();
+        let record = self.seal(ctx, connection, &secrets)?;
+        self.store
+            .update_connection(ctx.workspace_id(), &record)
+            .await?;
+        Ok(record.connection)
+    }
+
+    /// Deletes a connection (admins).
+    pub async fn delete_connection(&self, ctx: &WorkspaceCtx, id: &ConnectionId) -> Result<()> {
+        ctx.require(Role::Admin)?;
+        self.store.delete_connection(ctx.workspace_id(), id).await
+    }
+
+    /// The connection with its secrets opened, for adapters.
+    pub async fn open_connection(
+        &self,
+        ctx: &WorkspaceCtx,
+        id: &ConnectionId,
+    ) -> Result<OpenedConnection> {
+        let record = self.store.get_connection(ctx.workspace_id(), id).await?;
+        let plain = self
+            .secrets
+            .open(&record.sealed_secrets, &seal_context(ctx, id))?;
+        let secrets =
+            serde_json::from_slice(&plain).map_err(|e| Error::internal("decoding secrets", e))?;
+        Ok(OpenedConnection {
+            connection: record.connection,
+            secrets,
+        })
+    }
+
+    /// Tries the connection against a location and says what worked (admins).
+    pub async fn test_connection(
+        &self,
+        ctx: &WorkspaceCtx,
+        id: &ConnectionId,
+        test: &ConnectionTest,
+    ) -> Result<ConnectionTestResult> {
+        ctx.require(Role::Admin)?;
+        let opened = self.open_connection(ctx, id).await?;
+        let Some(uri) = test.uri.as_deref() else {
+            return Err(Error::invalid(
+                "Uri is required to test an ObjectStorage connection, e.g. s3://bucket/prefix",
+            ));
+        };
+        let location = StorageUri::parse(uri)?;
+        if !location.needs_connection() {
+            return Err(Error::invalid(
+                "Uri must be s3:// or oss:// to test an ObjectStorage connection",
+            ));
+        }
+        let store = self.opener.open(&location, Some(&opened))?;
+        Ok(match store.check().await {
+            Ok(report) => ConnectionTestResult {
+                reachable: true,
+                can_list: report.can_list,
+                message: report.message,
+            },
+            Err(err) => ConnectionTestResult {
+                reachable: !err.is_retryable(),
+                can_list: false,
+                message: err.to_string(),
+            },
+        })
+    }
+}

@@ -1,0 +1,347 @@
+//! File meta rows. Builds write them in bulk, thousands of rows per statement; every
+//! write is an idempotent upsert keyed by the derived file id.
+
+use loupe_core::file_meta::{FileMetaRecord, FileMetaSort, SortOrder};
+use loupe_core::ids::{DatasetId, JobId, WorkspaceId};
+use loupe_core::job::JobMode;
+use loupe_core::page::{Cursor, Page, PageRequest};
+use loupe_core::store::{PendingFile, ProbedFile, VersionTally};
+use loupe_core::time::Timestamp;
+use loupe_core::version::{VersionName, VersionState};
+use loupe_core::{Error, ErrorCode, Result};
+
+use crate::errors::db_error;
+use crate::pool::{on_pool, SqlStore};
+use crate::rows::{FileMetaRow, FILE_META_COLUMNS};
+
+/// Rows per insert statement: 19 parameters a row stays under both engines' limits.
+pub(crate) const ROWS_PER_STATEMENT: usize = 1000;
+
+const INSERT_COLUMNS: &str = "INSERT INTO file_metas (version_id, file_id, workspace_id, uri, file_key, name, dir, \
+     size, fingerprint, content_type, file_type, created_at, updated_at, width, height, probe_state, probe_chunk, \
+     listed_by, registered_at) ";
+
+/// Which existing rows a listing resets to `pending` (set expressions see the old row).
+fn reset_condition(mode: JobMode) -> &'static str {
+    match mode {
+        JobMode::Full => "file_metas.listed_by <> excluded.listed_by",
+        JobMode::Increment => {
+            "file_metas.listed_by <> excluded.listed_by AND (file_metas.size <> excluded.size \
+             OR file_metas.updated_at <> excluded.updated_at \
+             OR (excluded.fingerprint <> '' AND excluded.fingerprint <> file_metas.fingerprint) \
+             OR file_metas.probe_state = 'pending')"
+        }
+    }
+}
+
+/// Binds file meta rows into a multi-row `VALUES` list.
+macro_rules! push_rows {
+    ($builder:expr, $rows:expr, $version_row:expr, $ws:expr, $state:expr, $chunk:expr, $listed_by:expr, $at:expr) => {
+        $builder.push_values($rows, |mut b, r| {
+            b.push_bind($version_row)
+                .push_bind(r.file_id.as_str())
+                .push_bind($ws.as_str())
+                .push_bind(r.uri.as_str())
+                .push_bind(r.key.as_str())
+                .push_bind(r.name.as_str())
+                .push_bind(r.dir.as_str())
+                .push_bind(r.size)
+                .push_bind(r.fingerprint.as_str())
+                .push_bind(r.content_type.as_str())
+                .push_bind("image")
+                .push_bind(r.created_at)
+                .push_bind(r.updated_at)
+                .push_bind(r.width.and_then(|w| i32::try_from(w).ok()))
+                .push_bind(r.height.and_then(|h| i32::try_from(h).ok()))
+                .push_bind($state)
+                .push_bind($chunk)
+                .push_bind($listed_by)
+                .push_bind($at.millis());
+        })
+    };
+}
+
+impl SqlStore {
+    #[expect(clippy::too_many_arguments, reason = "mirrors the port's signature")]
+    pub(crate) async fn upsert_listed_rows(
+        &self,
+        ws: &WorkspaceId,
+        version_row: i64,
+        job: &JobId,
+        mode: JobMode,
+        chunk: i64,
+        rows: &[FileMetaRecord],
+        at: Timestamp,
+    ) -> Result<i64> {
+        let reset = reset_condition(mode);
+        let conflict = format!(
+            " ON CONFLICT (version_id, file_id) DO UPDATE SET \
+             probe_state = CASE WHEN {reset} THEN 'pending' ELSE file_metas.probe_state END, \
+             probe_chunk = CASE WHEN {reset} THEN excluded.probe_chunk ELSE file_metas.probe_chunk END, \
+             fingerprint = CASE WHEN {reset} THEN excluded.fingerprint ELSE file_metas.fingerprint END, \
+             uri = excluded.uri, size = excluded.size, created_at = excluded.created_at, \
+             updated_at = excluded.updated_at, listed_by = excluded.listed_by \
+             RETURNING probe_state, probe_chunk"
+        );
+        let mut pending = 0;
+        for batch in rows.chunks(ROWS_PER_STATEMENT) {
+            let states: Vec<(String, i64)> = on_pool!(self, p => {
+                let mut builder = sqlx::QueryBuilder::new(INSERT_COLUMNS);
+                push_rows!(builder, batch, version_row, ws, "pending", chunk, job.as_str(), at);
+                builder.push(&conflict);
+                builder.build_query_as().fetch_all(p).await.map_err(db_error)?
+            });
+            pending += states
+                .iter()
+                .filter(|(state, c)| state == "pending" && *c == chunk)
+                .count();
+        }
+        Ok(i64::try_from(pending).unwrap_or(i64::MAX))
+    }
+
+    pub(crate) async fn delete_unlisted_rows(&self, version_row: i64, job: &JobId) -> Result<i64> {
+        const SQL: &str = "DELETE FROM file_metas WHERE version_id = $1 AND listed_by <> $2";
+        let affected = on_pool!(self, p => sqlx::query(SQL)
+            .bind(version_row)
+            .bind(job.as_str())
+            .execute(p)
+            .await
+            .map_err(db_error)?
+            .rows_affected());
+        Ok(i64::try_from(affected).unwrap_or(i64::MAX))
+    }
+
+    pub(crate) async fn clear_version_rows(&self, version_row: i64) -> Result<()> {
+        on_pool!(self, p => sqlx::query("DELETE FROM file_metas WHERE version_id = $1")
+            .bind(version_row)
+            .execute(p)
+            .await
+            .map(drop)
+            .map_err(db_error))
+    }
+
+    pub(crate) async fn pending_rows(
+        &self,
+        version_row: i64,
+        chunk: i64,
+    ) -> Result<Vec<PendingFile>> {
+        const SQL: &str = "SELECT file_id, file_key, uri, size FROM file_metas \
+                           WHERE version_id = $1 AND probe_chunk = $2 AND probe_state = 'pending' ORDER BY file_id";
+        let rows: Vec<(String, String, String, i64)> = on_pool!(self, p => sqlx::query_as(SQL)
+            .bind(version_row)
+            .bind(chunk)
+            .fetch_all(p)
+            .await
+            .map_err(db_error)?);
+        Ok(rows
+            .into_iter()
+            .map(|(file_id, key, uri, size)| PendingFile {
+                file_id,
+                key,
+                uri,
+                size,
+            })
+            .collect())
+    }
+
+    /// One `UPDATE … FROM (VALUES …)` for the probed rows (both engines name the
+    /// columns of a bare `VALUES` list `column1`, `column2`, …) and one `DELETE` for
+    /// the failed ones, in one transaction.
+    pub(crate) async fn complete_probe_rows(
+        &self,
+        version_row: i64,
+        probed: &[ProbedFile],
+        failed: &[String],
+    ) -> Result<()> {
+        on_pool!(self, p => async {
+            let mut tx = p.begin().await.map_err(db_error)?;
+            for batch in probed.chunks(ROWS_PER_STATEMENT) {
+                let mut builder = sqlx::QueryBuilder::new(
+                    "UPDATE file_metas SET width = v.column2, height = v.column3, content_type = v.column4, \
+                     fingerprint = CASE WHEN v.column5 = '' THEN file_metas.fingerprint ELSE v.column5 END, \
+                     probe_state = 'done' FROM (",
+                );
+                builder.push_values(batch, |mut b, f| {
+                    b.push_bind(f.file_id.as_str())
+                        .push_bind(i32::try_from(f.width).unwrap_or(i32::MAX))
+                        .push_bind(i32::try_from(f.height).unwrap_or(i32::MAX))
+                        .push_bind(f.content_type.as_str())
+                        .push_bind(f.fingerprint.as_deref().unwrap_or(""));
+                });
+                builder.push(") AS v WHERE file_metas.version_id = ");
+                builder.push_bind(version_row);
+                builder.push(" AND file_metas.file_id = v.column1");
+                builder.build().execute(&mut *tx).await.map_err(db_error)?;
+            }
+            for batch in failed.chunks(ROWS_PER_STATEMENT) {
+                let mut builder = sqlx::QueryBuilder::new("DELETE FROM file_metas WHERE version_id = ");
+                builder.push_bind(version_row);
+                builder.push(" AND file_id IN (");
+                let mut ids = builder.separated(", ");
+                for id in batch {
+                    ids.push_bind(id.as_str());
+                }
+                builder.push(")");
+                builder.build().execute(&mut *tx).await.map_err(db_error)?;
+            }
+            tx.commit().await.map_err(db_error)
+        }
+        .await)
+    }
+
+    pub(crate) async fn tally_version(&self, version_row: i64) -> Result<VersionTally> {
+        const SQL: &str = "SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT), \
+                           CAST(COALESCE(SUM(CASE WHEN probe_state = 'pending' THEN 1 ELSE 0 END), 0) AS BIGINT) \
+                           FROM file_metas WHERE version_id = $1";
+        let (files, bytes, pending): (i64, i64, i64) = on_pool!(self, p => sqlx::query_as(SQL).bind(version_row).fetch_one(p).await.map_err(db_error)?);
+        Ok(VersionTally {
+            files,
+            bytes,
+            pending,
+        })
+    }
+
+    pub(crate) async fn set_state(
+        &self,
+        version_row: i64,
+        state: VersionState,
+        tally: Option<VersionTally>,
+        at: Timestamp,
+    ) -> Result<()> {
+        const SQL: &str =
+            "UPDATE dataset_versions SET state = $2, data_count = COALESCE($3, data_count), \
+                           data_size = COALESCE($4, data_size), modified_at = $5 WHERE id = $1";
+        on_pool!(self, p => sqlx::query(SQL)
+            .bind(version_row)
+            .bind(state.as_str())
+            .bind(tally.map(|t| t.files))
+            .bind(tally.map(|t| t.bytes))
+            .bind(at.millis())
+            .execute(p)
+            .await
+            .map(drop)
+            .map_err(db_error))
+    }
+
+    /// The row id and state of a version of the caller's workspace.
+    pub(crate) async fn version_row_of(
+        &self,
+        ws: &WorkspaceId,
+        dataset: &DatasetId,
+        version: VersionName,
+    ) -> Result<(i64, VersionState)> {
+        const SQL: &str = "SELECT id, state FROM dataset_versions \
+                           WHERE workspace_id = $1 AND dataset_id = $2 AND number = $3";
+        let row: Option<(i64, String)> = on_pool!(self, p => sqlx::query_as(SQL)
+            .bind(ws.as_str())
+            .bind(dataset.as_str())
+            .bind(version.number())
+            .fetch_optional(p)
+            .await
+            .map_err(db_error)?);
+        match row {
+            Some((id, state)) => Ok((id, VersionState::from_stored(&state)?)),
+            None => Err(self.version_missing(ws, dataset, version).await),
+        }
+    }
+
+    pub(crate) async fn insert_api_rows(
+        &self,
+        ws: &WorkspaceId,
+        version_row: i64,
+        rows: &[FileMetaRecord],
+        at: Timestamp,
+    ) -> Result<()> {
+        let conflict = " ON CONFLICT (version_id, file_id) DO UPDATE SET size = excluded.size, \
+                        fingerprint = excluded.fingerprint, content_type = excluded.content_type, \
+                        created_at = excluded.created_at, updated_at = excluded.updated_at, \
+                        width = excluded.width, height = excluded.height";
+        for batch in rows.chunks(ROWS_PER_STATEMENT) {
+            on_pool!(self, p => {
+                let mut builder = sqlx::QueryBuilder::new(INSERT_COLUMNS);
+                push_rows!(builder, batch, version_row, ws, "done", 0i64, "api", at);
+                builder.push(conflict);
+                builder.build().execute(p).await.map_err(db_error)?;
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn file_meta_page(
+        &self,
+        ws: &WorkspaceId,
+        version_row: i64,
+        sort: FileMetaSort,
+        order: SortOrder,
+        page: &PageRequest,
+    ) -> Result<Page<FileMetaRecord>> {
+        let (column, list) = match sort {
+            FileMetaSort::FileName => ("name", "files-by-name"),
+            FileMetaSort::FileUpdateTime => ("updated_at", "files-by-time"),
+        };
+        let (cmp, dir) = match order {
+            SortOrder::Asc => (">", "ASC"),
+            SortOrder::Desc => ("<", "DESC"),
+        };
+        // The cursor holds the sort key (text for names, a number for times) and the id.
+        let key_param = match sort {
+            FileMetaSort::FileName => "$3",
+            FileMetaSort::FileUpdateTime => "$4",
+        };
+        let sql = format!(
+            "SELECT {FILE_META_COLUMNS} FROM file_metas WHERE version_id = $1 AND workspace_id = $2 \
+             AND ($5 IS NULL OR {column} {cmp} {key_param} OR ({column} = {key_param} AND file_id {cmp} $5)) \
+             ORDER BY {column} {dir}, file_id {dir} LIMIT $6"
+        );
+        let after = page.after.as_ref();
+        let (rows, total): (Vec<FileMetaRow>, i64) = on_pool!(self, p => {
+            let rows = sqlx::query_as(&sql)
+                .bind(version_row)
+                .bind(ws.as_str())
+                .bind(after.and_then(|c| c.text.as_deref()).unwrap_or(""))
+                .bind(after.map_or(0, |c| c.key))
+                .bind(after.map(|c| c.id.as_str()))
+                .bind(i64::from(page.limit) + 1)
+                .fetch_all(p)
+                .await
+                .map_err(db_error)?;
+            let total = sqlx::query_scalar("SELECT COUNT(*) FROM file_metas WHERE version_id = $1 AND workspace_id = $2")
+                .bind(version_row)
+                .bind(ws.as_str())
+                .fetch_one(p)
+                .await
+                .map_err(db_error)?;
+            (rows, total)
+        });
+        let items: Vec<FileMetaRecord> = rows.into_iter().map(FileMetaRecord::from).collect();
+        Ok(Page::from_overfetch(items, page.limit, total, |f| {
+            let mut cursor = Cursor::new(list, f.updated_at, f.file_id.clone());
+            if sort == FileMetaSort::FileName {
+                cursor.text = Some(f.name.clone());
+            }
+            cursor
+        }))
+    }
+
+    pub(crate) async fn file_meta(
+        &self,
+        ws: &WorkspaceId,
+        version_row: i64,
+        file_id: &str,
+    ) -> Result<FileMetaRecord> {
+        let sql = format!("SELECT {FILE_META_COLUMNS} FROM file_metas WHERE version_id = $1 AND workspace_id = $2 AND file_id = $3");
+        let row: Option<FileMetaRow> = on_pool!(self, p => sqlx::query_as(&sql)
+            .bind(version_row)
+            .bind(ws.as_str())
+            .bind(file_id)
+            .fetch_optional(p)
+            .await
+            .map_err(db_error)?);
+        row.map(FileMetaRecord::from).ok_or_else(|| {
+            Error::new(
+                ErrorCode::DatasetFileMetaNotFound,
+                format!("dataset file meta '{file_id}' not found"),
+            )
+        })
+    }
+}
