@@ -2,6 +2,7 @@
 
 mod auth;
 mod bad_input;
+mod build;
 mod datasets;
 mod spec;
 mod tenancy;

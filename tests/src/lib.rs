@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+pub mod images;
+
 use loupe_api::HttpOptions;
 use loupe_core::auth::Role;
 use loupe_core::dataset::LocalRoots;
@@ -11,6 +13,7 @@ use std::sync::Arc;
 
 use loupe_core::crypto::SecretBox;
 use loupe_core::service::{Loupe, Settings};
+use loupe_jobs::{WorkerOptions, WorkerPool};
 use loupe_storage::Opener;
 use loupe_store::testing::TestStore;
 pub use loupe_store::Engine;
@@ -89,6 +92,11 @@ impl Reply {
 impl TestApp {
     /// Starts a server on the given engine with a bootstrapped `default` workspace.
     pub async fn start(engine: Engine) -> Self {
+        Self::start_with(engine, |_| {}).await
+    }
+
+    /// Like [`TestApp::start`], with changed settings.
+    pub async fn start_with(engine: Engine, change: impl FnOnce(&mut Settings)) -> Self {
         let store = TestStore::new(engine).await;
         let root = tempfile::tempdir().expect("temp dir");
         let local_root = root.path().join("images");
@@ -97,11 +105,12 @@ impl TestApp {
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let settings = Settings {
+        let mut settings = Settings {
             local_roots: LocalRoots::new([local_root.clone()]),
             public_url: base.clone(),
             ..Settings::default()
         };
+        change(&mut settings);
         let secrets = SecretBox::new(&TEST_MASTER_KEY);
         let loupe = Loupe::new(
             store.store.clone(),
@@ -284,6 +293,34 @@ impl TestApp {
         let body = serde_json::json!({"Name": name, "Uri": "s3://bucket/frames", "ConnectionId": connection});
         let reply = self.post("/api/v1/datasets", key, body).await.ok();
         reply["DatasetId"].as_str().expect("DatasetId").to_string()
+    }
+
+    /// The isolated store behind the server.
+    pub fn test_store(&self) -> &TestStore {
+        self.store.as_ref().expect("running")
+    }
+
+    /// A worker pool on this server's services, woken by its store.
+    pub fn workers(&self, options: WorkerOptions) -> WorkerPool {
+        let wake = self.test_store().store.job_wakeups();
+        WorkerPool::new(self.loupe.clone(), wake, options)
+    }
+
+    /// Runs tasks on one pool until none is runnable.
+    pub async fn run_jobs(&self, pool: &WorkerPool) {
+        while pool.run_one().await.expect("run a task") {}
+    }
+
+    /// The first job of a dataset (e.g. the build its first version started).
+    pub async fn first_job(&self, key: &str, dataset: &str) -> String {
+        let jobs = self
+            .get(&format!("/api/v1/datasets/{dataset}/datasetjobs"), key)
+            .await
+            .ok();
+        jobs["DatasetJobs"][0]["DatasetJobId"]
+            .as_str()
+            .expect("a job")
+            .to_string()
     }
 
     /// Stops the server and drops the test schema.

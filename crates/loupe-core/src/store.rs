@@ -427,6 +427,8 @@ pub struct PendingFile {
     pub uri: String,
     /// Size from the listing.
     pub size: i64,
+    /// Fingerprint from the listing (empty when the listing gave none).
+    pub fingerprint: String,
 }
 
 /// What the header probe found for one file.

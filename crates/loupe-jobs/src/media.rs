@@ -71,7 +71,12 @@ pub async fn probe(
         } else {
             store.get_range(&file.key, size - TAIL_BYTES, size).await?
         };
-        (header, tail, None)
+        // Some S3-compatible servers list no ETag; ask for it once.
+        let fingerprint = match file.fingerprint.is_empty() {
+            true => store.head(&file.key).await?.etag,
+            false => None,
+        };
+        (header, tail, fingerprint)
     };
     let kind = imagesize::image_type(&header).map_err(|_| {
         ProbeError::File("not an image: the header matches no known image format".into())

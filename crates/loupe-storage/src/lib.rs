@@ -17,3 +17,6 @@ pub use local::LocalStore;
 pub use loupe_core::storage::{AccessReport, ObjectMeta, ObjectStore, StorageError};
 pub use opener::Opener;
 pub use s3::{S3Settings, S3Store, Timeouts};
+
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -1,13 +1,11 @@
 //! `S3Store` against a real S3 server (s3s-fs, which checks SigV4 signatures).
 
-mod support;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
 use futures::TryStreamExt;
+use loupe_storage::testing::{S3sFs, SECRET_KEY};
 use loupe_storage::{ObjectMeta, ObjectStore, S3Store, StorageError};
-use support::s3s_fs::{S3sFs, SECRET_KEY};
 
 async fn pages(store: &S3Store, page_size: usize) -> Vec<Vec<ObjectMeta>> {
     store.list(page_size).try_collect().await.unwrap()

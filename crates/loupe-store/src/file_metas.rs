@@ -125,9 +125,9 @@ impl SqlStore {
         version_row: i64,
         chunk: i64,
     ) -> Result<Vec<PendingFile>> {
-        const SQL: &str = "SELECT file_id, file_key, uri, size FROM file_metas \
+        const SQL: &str = "SELECT file_id, file_key, uri, size, fingerprint FROM file_metas \
                            WHERE version_id = $1 AND probe_chunk = $2 AND probe_state = 'pending' ORDER BY file_id";
-        let rows: Vec<(String, String, String, i64)> = on_pool!(self, p => sqlx::query_as(SQL)
+        let rows: Vec<(String, String, String, i64, String)> = on_pool!(self, p => sqlx::query_as(SQL)
             .bind(version_row)
             .bind(chunk)
             .fetch_all(p)
@@ -135,11 +135,12 @@ impl SqlStore {
             .map_err(db_error)?);
         Ok(rows
             .into_iter()
-            .map(|(file_id, key, uri, size)| PendingFile {
+            .map(|(file_id, key, uri, size, fingerprint)| PendingFile {
                 file_id,
                 key,
                 uri,
                 size,
+                fingerprint,
             })
             .collect())
     }

@@ -127,3 +127,17 @@ macro_rules! each_engine {
         }
     };
 }
+
+impl TestStore {
+    /// Every task of a job as `(key, state, attempt)`, ordered by key: what the
+    /// exactly-once tests inspect.
+    pub async fn task_states(&self, job_id: &str) -> Vec<(String, String, i32)> {
+        const SQL: &str =
+            "SELECT task_key, state, attempt FROM job_tasks WHERE job_id = $1 ORDER BY task_key";
+        crate::pool::on_pool!(self.store, p => sqlx::query_as(SQL)
+            .bind(job_id)
+            .fetch_all(p)
+            .await
+            .expect("read job tasks"))
+    }
+}

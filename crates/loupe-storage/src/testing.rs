@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use loupe_storage::{S3Settings, Timeouts};
+use crate::{S3Settings, Timeouts};
 
 /// The credentials the server checks (SigV4).
 pub const ACCESS_KEY: &str = "loupe-test-access";
