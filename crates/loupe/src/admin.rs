@@ -45,7 +45,7 @@ pub enum AdminCommand {
     reason = "the command's result is its standard output"
 )]
 pub async fn run(config: &Config, command: AdminCommand) -> Result<()> {
-    let (loupe, _) = app::build(config).await?;
+    let (loupe, _) = app::build(config, config.listen).await?;
     match command {
         AdminCommand::CreateWorkspace { name } => {
             let workspace = loupe.create_workspace(&name).await?;

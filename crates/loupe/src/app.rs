@@ -1,5 +1,6 @@
 //! The one state builder every subcommand shares: open the store, migrate, wire the services.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -36,7 +37,8 @@ pub async fn open_store(config: &Config) -> Result<Arc<SqlStore>> {
 }
 
 /// The services on an opened store, and the store itself (for job wake-ups).
-pub async fn build(config: &Config) -> Result<(Loupe, Arc<SqlStore>)> {
+/// `listening` is the address the HTTP server bound, the default for signed links.
+pub async fn build(config: &Config, listening: SocketAddr) -> Result<(Loupe, Arc<SqlStore>)> {
     // Loaded first so a missing or malformed key stops the start, not the first
     // connection that needs it.
     let master_key =
@@ -46,7 +48,10 @@ pub async fn build(config: &Config) -> Result<(Loupe, Arc<SqlStore>)> {
         local_roots: LocalRoots::new(config.local_roots.clone()),
         max_files_per_version: config.max_files_per_version,
         link_ttl: config.link_ttl,
-        public_url: config.public_url.clone(),
+        public_url: config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{listening}")),
     };
     let secrets = SecretBox::new(master_key.expose_secret());
     let loupe = Loupe::new(

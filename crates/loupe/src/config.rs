@@ -64,8 +64,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// A tracing filter such as `info` or `loupe=debug,info`.
     pub log_level: String,
-    /// The address clients reach this server at, for signed links.
-    pub public_url: String,
+    /// The address clients reach this server at, for signed links; `None`: the address it listens on.
+    pub public_url: Option<String>,
     /// Most files one dataset version may hold.
     pub max_files_per_version: i64,
     /// Task loops `serve` runs in process (0: none; run `loupe worker` instead).
@@ -276,9 +276,9 @@ impl Layers {
             .take("log_level")
             .map_or_else(|| "info".to_string(), |raw| raw.value);
         let public_url = match self.take("public_url") {
-            None => format!("http://{listen}"),
+            None => None,
             Some(raw) if raw.value.starts_with("http://") || raw.value.starts_with("https://") => {
-                raw.value.trim_end_matches('/').to_string()
+                Some(raw.value.trim_end_matches('/').to_string())
             }
             Some(raw) => bail!(
                 "{}: '{}' is not valid: expected an http:// or https:// URL",

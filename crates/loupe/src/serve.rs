@@ -8,7 +8,10 @@ use crate::config::Config;
 
 /// Starts the server and runs until SIGINT or SIGTERM.
 pub async fn run(config: &Config) -> Result<()> {
-    let (loupe, store) = app::build(config).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (LOUPE_LISTEN)", config.listen))?;
+    let (loupe, store) = app::build(config, listener.local_addr()?).await?;
     if let Some(key) = loupe.bootstrap().await? {
         announce_bootstrap_key(&key.key);
     }
@@ -28,9 +31,6 @@ pub async fn run(config: &Config) -> Result<()> {
         None
     };
     let router = loupe_api::router(loupe, &options);
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {} (LOUPE_LISTEN)", config.listen))?;
     tracing::info!(address = %listener.local_addr()?, "loupe is listening");
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
@@ -59,7 +59,7 @@ fn thumbnail_dir(config: &Config) -> Result<std::path::PathBuf> {
 
 /// `loupe worker`: task loops only, until SIGINT or SIGTERM.
 pub async fn run_worker(config: &Config) -> Result<()> {
-    let (loupe, store) = app::build(config).await?;
+    let (loupe, store) = app::build(config, config.listen).await?;
     let pool = app::worker_pool(config, &loupe, &store, config.workers.max(1)).await?;
     pool.run(shutdown_signal()).await;
     Ok(())

@@ -8,7 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use image::ImageFormat;
 use loupe_store::testing::TestStore;
+use loupe_tests::images::{encode, write};
 
 const BIN: &str = env!("CARGO_BIN_EXE_loupe");
 
@@ -132,8 +134,13 @@ fn get(url: &str, key: &str) -> (u16, serde_json::Value) {
 #[test]
 fn serve_in_an_empty_folder_runs_the_readme_quick_start() {
     let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("pictures/dashcam");
+    write(&images, "a.png", &encode(64, 48, ImageFormat::Png));
+    write(&images, "night/b.jpg", &encode(32, 32, ImageFormat::Jpeg));
     let mut command = loupe(dir.path());
-    command.env("LOUPE_LOG_LEVEL", "debug");
+    command
+        .env("LOUPE_LOG_LEVEL", "debug")
+        .env("LOUPE_LOCAL_ROOTS", dir.path().join("pictures"));
     let server = Server::start(command);
     let key = bootstrap_key(&server);
     assert!(
@@ -146,7 +153,9 @@ fn serve_in_an_empty_folder_runs_the_readme_quick_start() {
     let script = quick_start(&readme).replace("127.0.0.1:8080", &server.address);
     let output = Command::new("bash")
         .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(dir.path())
         .env("KEY", &key)
+        .env("IMAGES", &images)
         .output()
         .expect("run bash");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -156,7 +165,13 @@ fn serve_in_an_empty_folder_runs_the_readme_quick_start() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("\"VersionName\":\"v1\""), "{stdout}");
-    assert!(stdout.contains("\"Name\":\"dashcam\""), "{stdout}");
+    assert!(stdout.contains("\"Status\":\"Succeeded\""), "{stdout}");
+    assert!(stdout.contains("\"FileName\":\"a.png\""), "{stdout}");
+    assert!(stdout.contains("\"ImageWidth\":64"), "{stdout}");
+    let thumbnail =
+        image::open(dir.path().join("thumbnail.jpg")).expect("the quick start saved a thumbnail");
+    // The script takes the page's last file, night/b.jpg, which is square.
+    assert_eq!((thumbnail.width(), thumbnail.height()), (256, 256));
 
     // Every request is logged at debug level, and never with the key.
     let (_, logs) = server.stop_with_logs();
@@ -174,6 +189,16 @@ fn serve_in_an_empty_folder_runs_the_readme_quick_start() {
     let (status, body) = get(&again.url("/api/v1/datasets"), &key);
     assert_eq!(status, 200);
     assert_eq!(body["TotalCount"], 1);
+    let dataset = body["Datasets"][0]["DatasetId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url = again.url(&format!("/api/v1/datasets/{dataset}/versions/v1"));
+    assert_eq!(
+        get(&url, &key).1["DataCount"],
+        2,
+        "the build's result survives a restart"
+    );
     assert!(again.stop().is_empty(), "no second bootstrap key");
 }
 
