@@ -62,6 +62,16 @@ if [ -z "${LOUPE_TEST_DATABASE_URL:-}" ]; then
 fi
 say "PostgreSQL for tests: ${LOUPE_TEST_DATABASE_URL%%\?*}"
 
+# A real S3 server for the storage and build tests, built once and kept outside the clone.
+S3S_FS="${LOUPE_TEST_S3S_FS:-$HOME/.cache/loupe-test/bin/s3s-fs}"
+if [ ! -x "$S3S_FS" ]; then
+  say "installing s3s-fs 0.14.1, a real S3 server for the tests (once)"
+  CARGO_TARGET_DIR="$HOME/.cache/loupe-test/s3s-target" \
+    cargo install s3s-fs --version 0.14.1 --features binary --locked --root "$HOME/.cache/loupe-test" --quiet
+  S3S_FS="$HOME/.cache/loupe-test/bin/s3s-fs"
+fi
+export LOUPE_TEST_S3S_FS="$S3S_FS"
+
 if command -v rustup >/dev/null 2>&1; then
   rustup component add rustfmt clippy >/dev/null 2>&1 || true
 fi

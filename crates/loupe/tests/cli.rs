@@ -415,3 +415,157 @@ fn replicas_starting_together_on_postgres_bootstrap_once() {
     }
     runtime.block_on(store.cleanup());
 }
+
+/// A worker process is killed with SIGKILL in the middle of a 10,000-file build; a
+/// second worker takes the job over when the lease expires. The counts are exact and
+/// every file is registered exactly once.
+fn worker_killed_mid_job_is_taken_over(database_url: Option<&str>) {
+    const FILES: usize = 10_000;
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("pictures/fleet");
+    // Noise does not compress, so each file is ~30 KB and hashing them takes a while.
+    let noise = image::RgbImage::from_fn(100, 100, |x, y| {
+        let v = (x * 7919 + y * 104_729) ^ (x * y);
+        image::Rgb([v as u8, (v >> 8) as u8, (v >> 16) as u8])
+    });
+    let mut png = Vec::new();
+    noise
+        .write_to(&mut std::io::Cursor::new(&mut png), ImageFormat::Png)
+        .unwrap();
+    for i in 0..FILES {
+        write(&images, &format!("{:02}/{i:05}.png", i % 50), &png);
+    }
+    let configure = |command: &mut Command| {
+        command
+            .env("LOUPE_LOCAL_ROOTS", dir.path().join("pictures"))
+            .env("LOUPE_DATA_DIR", dir.path().join("data"))
+            .env("LOUPE_WORKER_LEASE_SECS", "2")
+            .env("LOUPE_WORKERS", "0");
+        if let Some(url) = database_url {
+            command.env("LOUPE_DATABASE_URL", url);
+        }
+    };
+    let mut serve = loupe(dir.path());
+    configure(&mut serve);
+    let server = Server::start(serve);
+    let key = bootstrap_key(&server);
+    let client = reqwest::blocking::Client::new();
+    let post = |path: &str, body: serde_json::Value| -> serde_json::Value {
+        let response = client
+            .post(server.url(path))
+            .bearer_auth(&key)
+            .json(&body)
+            .send()
+            .unwrap();
+        response.json().unwrap()
+    };
+    let uri = format!("file://{}", images.display());
+    let dataset = post(
+        "/api/v1/datasets",
+        serde_json::json!({"Name": "fleet", "Uri": uri}),
+    );
+    let dataset = dataset["DatasetId"].as_str().unwrap().to_string();
+    post(
+        &format!("/api/v1/datasets/{dataset}/versions"),
+        serde_json::json!({}),
+    );
+    let jobs = get(
+        &server.url(&format!("/api/v1/datasets/{dataset}/datasetjobs")),
+        &key,
+    )
+    .1;
+    let job_url = server.url(&format!(
+        "/api/v1/datasets/{dataset}/datasetjobs/{}",
+        jobs["DatasetJobs"][0]["DatasetJobId"].as_str().unwrap()
+    ));
+
+    let start_worker = || {
+        let mut worker = loupe(dir.path());
+        configure(&mut worker);
+        worker
+            .arg("worker")
+            .env("LOUPE_WORKERS", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = start_worker();
+    let started = std::time::Instant::now();
+    loop {
+        let job = get(&job_url, &key).1;
+        let completed = job["CompletedFileCount"].as_i64().unwrap();
+        assert!(
+            !job["Status"].as_str().unwrap().ends_with("ucceeded"),
+            "the job finished before the kill: {job}"
+        );
+        if completed > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the first worker made no progress: {job}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    let mid = get(&job_url, &key).1;
+    assert_eq!(mid["Status"], "Running", "killed mid-job: {mid}");
+
+    let mut second = start_worker();
+    let done = loop {
+        let job = get(&job_url, &key).1;
+        if job["FinishTime"].is_string() {
+            break job;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "the second worker did not finish: {job}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(done["Status"], "Succeeded", "{done}");
+    let counts = [
+        &done["TotalFileCount"],
+        &done["CompletedFileCount"],
+        &done["FailedFileCount"],
+    ];
+    assert_eq!(
+        counts.map(|c| c.as_i64().unwrap()),
+        [FILES as i64, FILES as i64, 0]
+    );
+    let version = get(
+        &server.url(&format!("/api/v1/datasets/{dataset}/versions/v1")),
+        &key,
+    )
+    .1;
+    assert_eq!(
+        version["DataCount"], FILES,
+        "no file meta duplicated or missing"
+    );
+    assert_eq!(version["DataSize"], FILES * png.len());
+    let files = get(
+        &server.url(&format!(
+            "/api/v1/datasets/{dataset}/datasetfilemetas?DatasetVersion=v1&MaxResults=1"
+        )),
+        &key,
+    )
+    .1;
+    assert_eq!(files["TotalCount"], FILES);
+}
+
+#[test]
+fn worker_killed_mid_job_on_sqlite() {
+    worker_killed_mid_job_is_taken_over(None);
+}
+
+#[test]
+fn worker_killed_mid_job_on_postgres() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let store = runtime.block_on(TestStore::postgres());
+    worker_killed_mid_job_is_taken_over(Some(&store.url));
+    runtime.block_on(store.cleanup());
+}
