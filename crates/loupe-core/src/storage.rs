@@ -153,6 +153,27 @@ impl StorageError {
     }
 }
 
+/// Opens the object store behind a dataset's storage URI.
+pub trait StorageOpener: Send + Sync + 'static {
+    /// `s3://` and `oss://` need the dataset's object-store connection; `file://` needs none.
+    fn open(
+        &self,
+        uri: &crate::dataset::StorageUri,
+        connection: Option<&crate::connection::OpenedConnection>,
+    ) -> crate::Result<std::sync::Arc<dyn ObjectStore>>;
+}
+
+impl From<StorageError> for crate::Error {
+    fn from(err: StorageError) -> Self {
+        let code = if err.is_retryable() {
+            crate::ErrorCode::StorageUnavailable
+        } else {
+            crate::ErrorCode::StorageError
+        };
+        crate::Error::new(code, err.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,26 +207,5 @@ mod tests {
             StorageError::from_io(&io, "file:///r/a".into()).to_string(),
             "file:///r/a not found"
         );
-    }
-}
-
-/// Opens the object store behind a dataset's storage URI.
-pub trait StorageOpener: Send + Sync + 'static {
-    /// `s3://` and `oss://` need the dataset's object-store connection; `file://` needs none.
-    fn open(
-        &self,
-        uri: &crate::dataset::StorageUri,
-        connection: Option<&crate::connection::OpenedConnection>,
-    ) -> crate::Result<std::sync::Arc<dyn ObjectStore>>;
-}
-
-impl From<StorageError> for crate::Error {
-    fn from(err: StorageError) -> Self {
-        let code = if err.is_retryable() {
-            crate::ErrorCode::StorageUnavailable
-        } else {
-            crate::ErrorCode::StorageError
-        };
-        crate::Error::new(code, err.to_string())
     }
 }

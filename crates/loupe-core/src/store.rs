@@ -453,6 +453,10 @@ pub trait FileMetaStore: Send + Sync + 'static {
     /// their state (a retried listing is harmless); other rows are reset to `pending`
     /// in `chunk` when `Full`, or when their size, time or fingerprint changed in
     /// `Increment`. Returns how many rows of the batch are pending in `chunk`.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call per listed batch carries its whole context"
+    )]
     async fn upsert_listed(
         &self,
         ws: &WorkspaceId,

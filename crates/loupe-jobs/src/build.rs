@@ -88,7 +88,7 @@ async fn list(
     let (mut listed, mut skipped, mut chunk_no) = (0_i64, 0_i64, 0_i64);
     let mut batch = Vec::with_capacity(options.chunk_size);
     let started = std::time::Instant::now();
-    while let Some(page) = pages.try_next().await.map_err(storage_fault)? {
+    while let Some(page) = pages.try_next().await.map_err(TaskError::from)? {
         if signals.should_stop() {
             return Ok(TaskOutcome::Succeeded {
                 completed: 0,
@@ -234,7 +234,7 @@ async fn probe_chunk(
                 failed_ids.push(file.file_id);
                 failures.push((file.uri, reason));
             }
-            Err(ProbeError::Storage(err)) => return Err(storage_fault(err)),
+            Err(ProbeError::Storage(err)) => return Err(err.into()),
         }
     }
     let now = Timestamp::now();
@@ -297,11 +297,4 @@ async fn finalize(loupe: &Loupe, job: &JobContext) -> Result<TaskOutcome, TaskEr
         completed: 0,
         failed: 0,
     })
-}
-
-fn storage_fault(err: loupe_core::storage::StorageError) -> TaskError {
-    TaskError {
-        retryable: err.is_retryable(),
-        message: err.to_string(),
-    }
 }

@@ -122,7 +122,6 @@ fn family_of(kind: ImageType) -> Option<(&'static str, &'static str)> {
         ImageType::Webp => ("WebP", "image/webp"),
         _ => return None,
     })
-    .map(|(family, mime)| (family, mime))
 }
 
 fn family_of_extension(ext: &str) -> Option<&'static str> {

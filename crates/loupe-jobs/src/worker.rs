@@ -68,6 +68,15 @@ impl From<loupe_core::Error> for TaskError {
     }
 }
 
+impl From<loupe_core::storage::StorageError> for TaskError {
+    fn from(err: loupe_core::storage::StorageError) -> Self {
+        Self {
+            retryable: err.is_retryable(),
+            message: err.to_string(),
+        }
+    }
+}
+
 /// What a running task can see: a stop request, or the loss of its lease.
 #[derive(Debug, Clone, Default)]
 pub struct Signals {

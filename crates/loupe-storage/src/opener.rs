@@ -41,7 +41,7 @@ impl StorageOpener for Opener {
             scheme: scheme.to_string(),
             bucket: bucket.clone(),
             prefix: prefix.clone(),
-            timeouts: self.timeouts.clone(),
+            timeouts: self.timeouts,
         };
         Ok(Arc::new(S3Store::new(settings)))
     }

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use loupe_core::ids::{DatasetId, WorkspaceId};
-use loupe_core::service::LinkKind;
+use loupe_core::service::{FileRef, LinkKind, LinkSignature};
 use loupe_core::ErrorCode;
 use loupe_jobs::media::{render_thumbnail, Fit};
 use serde::Deserialize;
@@ -82,17 +82,17 @@ async fn open(
     expires: i64,
     signature: &str,
 ) -> Result<(loupe_core::service::OpenedFile, bytes::Bytes), ApiError> {
+    let workspace = WorkspaceId::from_raw(path.workspace_id.clone());
+    let dataset = DatasetId::from_raw(path.dataset_id.clone());
+    let file = FileRef {
+        workspace: &workspace,
+        dataset: &dataset,
+        version: path.version_name.parse()?,
+        file_id: &path.dataset_file_meta_id,
+    };
     let opened = state
         .loupe
-        .open_linked_file(
-            kind,
-            &WorkspaceId::from_raw(path.workspace_id.clone()),
-            &DatasetId::from_raw(path.dataset_id.clone()),
-            &path.version_name,
-            &path.dataset_file_meta_id,
-            expires,
-            signature,
-        )
+        .open_linked_file(kind, &file, LinkSignature { expires, signature })
         .await?;
     let bytes = opened
         .store

@@ -19,7 +19,7 @@ use crate::time::Timestamp;
 use crate::version::VersionName;
 use crate::{Error, Result};
 
-use super::{check_workspace_param, LinkKind, Loupe};
+use super::{check_workspace_param, FileRef, LinkKind, LinkSignature, Loupe};
 
 /// Most file metas one `CreateDatasetFileMetas` call registers.
 const MAX_CREATE: usize = 1000;
@@ -147,6 +147,12 @@ impl Loupe {
         r: FileMetaRecord,
     ) -> DatasetFileMeta {
         let id = &dataset.dataset_id;
+        let file = FileRef {
+            workspace: ws,
+            dataset: id,
+            version,
+            file_id: &r.file_id,
+        };
         let presigned = match storage {
             Some(store) => store
                 .presign_get(&r.key, self.settings.link_ttl)
@@ -155,10 +161,10 @@ impl Loupe {
                 .flatten(),
             None => None,
         };
-        let download_url = presigned
-            .unwrap_or_else(|| self.signed_link(LinkKind::Download, ws, id, version, &r.file_id));
+        let download_url = presigned.unwrap_or_else(|| self.signed_link(LinkKind::Download, &file));
+        let thumbnail_url = self.signed_link(LinkKind::Thumbnail, &file);
         DatasetFileMeta {
-            thumbnail_url: Some(self.signed_link(LinkKind::Thumbnail, ws, id, version, &r.file_id)),
+            thumbnail_url: Some(thumbnail_url),
             download_url: Some(download_url),
             dataset_file_meta_id: r.file_id,
             dataset_id: id.clone(),
@@ -249,19 +255,19 @@ impl Loupe {
     }
 
     /// Opens the file behind a signed link.
-    #[expect(clippy::too_many_arguments, reason = "every part of a signed link")]
     pub async fn open_linked_file(
         &self,
         kind: LinkKind,
-        ws: &WorkspaceId,
-        dataset: &DatasetId,
-        version: &str,
-        file_id: &str,
-        expires: i64,
-        signature: &str,
+        file: &FileRef<'_>,
+        signed: LinkSignature<'_>,
     ) -> Result<OpenedFile> {
-        let version: VersionName = version.parse()?;
-        self.verify_link(kind, ws, dataset, version, file_id, expires, signature)?;
+        self.verify_link(kind, file, signed)?;
+        let FileRef {
+            workspace: ws,
+            dataset,
+            version,
+            file_id,
+        } = *file;
         let (row, _) = self.store.version_row(ws, dataset, version).await?;
         let record = self.store.get_file_meta(ws, row, file_id).await?;
         let target = self.store.get_dataset(ws, dataset).await?;

@@ -9,6 +9,28 @@ use crate::{Error, ErrorCode, Result};
 
 use super::Loupe;
 
+/// The file a link points at.
+#[derive(Debug, Clone, Copy)]
+pub struct FileRef<'a> {
+    /// Its workspace.
+    pub workspace: &'a WorkspaceId,
+    /// Its dataset.
+    pub dataset: &'a DatasetId,
+    /// Its version.
+    pub version: VersionName,
+    /// Its file meta id.
+    pub file_id: &'a str,
+}
+
+/// A link's expiry (Unix seconds) and signature.
+#[derive(Debug, Clone, Copy)]
+pub struct LinkSignature<'a> {
+    /// When the link expires.
+    pub expires: i64,
+    /// The hex HMAC.
+    pub signature: &'a str,
+}
+
 /// What a link serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkKind {
@@ -27,32 +49,25 @@ impl LinkKind {
     }
 }
 
-fn link_path(
-    kind: LinkKind,
-    ws: &WorkspaceId,
-    dataset: &DatasetId,
-    version: VersionName,
-    file_id: &str,
-) -> String {
+fn link_path(kind: LinkKind, file: &FileRef<'_>) -> String {
+    let FileRef {
+        workspace,
+        dataset,
+        version,
+        file_id,
+    } = file;
     format!(
-        "/links/{}/{ws}/{dataset}/{version}/{file_id}",
+        "/links/{}/{workspace}/{dataset}/{version}/{file_id}",
         kind.segment()
     )
 }
 
 impl Loupe {
     /// An absolute signed link, valid for the configured time.
-    pub fn signed_link(
-        &self,
-        kind: LinkKind,
-        ws: &WorkspaceId,
-        dataset: &DatasetId,
-        version: VersionName,
-        file_id: &str,
-    ) -> String {
+    pub fn signed_link(&self, kind: LinkKind, file: &FileRef<'_>) -> String {
         let ttl = i64::try_from(self.settings.link_ttl.as_secs()).unwrap_or(i64::MAX);
         let expires = Timestamp::now().millis() / 1000 + ttl;
-        let path = link_path(kind, ws, dataset, version, file_id);
+        let path = link_path(kind, file);
         let signature = self.secrets.sign(&format!("{path}?{expires}"));
         format!(
             "{}{path}?Expires={expires}&Signature={signature}",
@@ -64,21 +79,20 @@ impl Loupe {
     pub fn verify_link(
         &self,
         kind: LinkKind,
-        ws: &WorkspaceId,
-        dataset: &DatasetId,
-        version: VersionName,
-        file_id: &str,
-        expires: i64,
-        signature: &str,
+        file: &FileRef<'_>,
+        signed: LinkSignature<'_>,
     ) -> Result<()> {
-        let path = link_path(kind, ws, dataset, version, file_id);
-        if !self.secrets.verify(&format!("{path}?{expires}"), signature) {
+        let path = link_path(kind, file);
+        if !self
+            .secrets
+            .verify(&format!("{path}?{}", signed.expires), signed.signature)
+        {
             return Err(Error::new(
                 ErrorCode::InvalidSignature,
                 "the link's signature does not match: ask the API for a new link",
             ));
         }
-        if expires < Timestamp::now().millis() / 1000 {
+        if signed.expires < Timestamp::now().millis() / 1000 {
             return Err(Error::new(
                 ErrorCode::InvalidSignature,
                 "the link has expired: ask the API for a new link",

@@ -22,7 +22,7 @@ use crate::{Error, ErrorCode, Result};
 
 pub use file_metas::{FileMetaList, NewFileMetas, OpenedFile};
 pub use keys::IssuedKey;
-pub use links::LinkKind;
+pub use links::{FileRef, LinkKind, LinkSignature};
 
 /// Policies and limits the services enforce.
 #[derive(Debug, Clone)]
