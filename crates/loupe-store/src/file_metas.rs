@@ -11,7 +11,7 @@ use loupe_core::version::{VersionName, VersionState};
 use loupe_core::{Error, ErrorCode, Result};
 
 use crate::errors::db_error;
-use crate::pool::{on_pool, SqlStore};
+use crate::pool::{on_pool, Engine, SqlStore};
 use crate::rows::{FileMetaRow, FILE_META_COLUMNS};
 
 /// Rows per insert statement: 19 parameters a row stays under both engines' limits.
@@ -145,34 +145,55 @@ impl SqlStore {
             .collect())
     }
 
-    /// One `UPDATE … FROM (VALUES …)` for the probed rows (both engines name the
-    /// columns of a bare `VALUES` list `column1`, `column2`, …) and one `DELETE` for
-    /// the failed ones, in one transaction.
+    /// Stores probe results in one transaction: probed rows become `done`, failed rows
+    /// are deleted. PostgreSQL takes one `UPDATE … FROM (VALUES …)` per thousand rows
+    /// (it hash-joins the list); SQLite would scan the version once per listed row for
+    /// that statement, so it gets one primary-key `UPDATE` per row instead, which is
+    /// cheap inside a transaction on an embedded database.
     pub(crate) async fn complete_probe_rows(
         &self,
         version_row: i64,
         probed: &[ProbedFile],
         failed: &[String],
     ) -> Result<()> {
+        const ONE: &str = "UPDATE file_metas SET width = $3, height = $4, content_type = $5, \
+                           fingerprint = CASE WHEN $6 = '' THEN fingerprint ELSE $6 END, probe_state = 'done' \
+                           WHERE version_id = $1 AND file_id = $2";
+        let engine = self.engine();
         on_pool!(self, p => async {
             let mut tx = p.begin().await.map_err(db_error)?;
-            for batch in probed.chunks(ROWS_PER_STATEMENT) {
-                let mut builder = sqlx::QueryBuilder::new(
-                    "UPDATE file_metas SET width = v.column2, height = v.column3, content_type = v.column4, \
-                     fingerprint = CASE WHEN v.column5 = '' THEN file_metas.fingerprint ELSE v.column5 END, \
-                     probe_state = 'done' FROM (",
-                );
-                builder.push_values(batch, |mut b, f| {
-                    b.push_bind(f.file_id.as_str())
-                        .push_bind(i32::try_from(f.width).unwrap_or(i32::MAX))
-                        .push_bind(i32::try_from(f.height).unwrap_or(i32::MAX))
-                        .push_bind(f.content_type.as_str())
-                        .push_bind(f.fingerprint.as_deref().unwrap_or(""));
-                });
-                builder.push(") AS v WHERE file_metas.version_id = ");
-                builder.push_bind(version_row);
-                builder.push(" AND file_metas.file_id = v.column1");
-                builder.build().execute(&mut *tx).await.map_err(db_error)?;
+            if engine == Engine::Sqlite {
+                for f in probed {
+                    sqlx::query(ONE)
+                        .bind(version_row)
+                        .bind(f.file_id.as_str())
+                        .bind(i32::try_from(f.width).unwrap_or(i32::MAX))
+                        .bind(i32::try_from(f.height).unwrap_or(i32::MAX))
+                        .bind(f.content_type.as_str())
+                        .bind(f.fingerprint.as_deref().unwrap_or(""))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                }
+            } else {
+                for batch in probed.chunks(ROWS_PER_STATEMENT) {
+                    let mut builder = sqlx::QueryBuilder::new(
+                        "UPDATE file_metas SET width = v.column2, height = v.column3, content_type = v.column4, \
+                         fingerprint = CASE WHEN v.column5 = '' THEN file_metas.fingerprint ELSE v.column5 END, \
+                         probe_state = 'done' FROM (",
+                    );
+                    builder.push_values(batch, |mut b, f| {
+                        b.push_bind(f.file_id.as_str())
+                            .push_bind(i32::try_from(f.width).unwrap_or(i32::MAX))
+                            .push_bind(i32::try_from(f.height).unwrap_or(i32::MAX))
+                            .push_bind(f.content_type.as_str())
+                            .push_bind(f.fingerprint.as_deref().unwrap_or(""));
+                    });
+                    builder.push(") AS v WHERE file_metas.version_id = ");
+                    builder.push_bind(version_row);
+                    builder.push(" AND file_metas.file_id = v.column1");
+                    builder.build().execute(&mut *tx).await.map_err(db_error)?;
+                }
             }
             for batch in failed.chunks(ROWS_PER_STATEMENT) {
                 let mut builder = sqlx::QueryBuilder::new("DELETE FROM file_metas WHERE version_id = ");
