@@ -3,6 +3,7 @@
 mod auth;
 mod bad_input;
 mod build;
+mod connections;
 mod datasets;
 mod spec;
 mod tenancy;

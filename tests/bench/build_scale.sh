@@ -6,6 +6,7 @@
 #
 #   tests/bench/build_scale.sh                  # 1,000,000 files, both engines
 #   FILES=100000 ENGINES=sqlite tests/bench/build_scale.sh
+#   FILES=100000 ENGINES=s3 tests/bench/build_scale.sh   # the same folder served by s3s-fs, SQLite metadata
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -45,7 +46,7 @@ fi
 json() { sed -E "s/.*\"$1\":\"?([^\",}]+)\"?.*/\1/"; }
 
 bench_engine() {
-  local engine="$1" url="$2" dir server key dataset job started
+  local engine="$1" url="$2" dir server key dataset job started uri connection=""
   dir="$(mktemp -d)"
   LOUPE_DATA_DIR="$dir" LOUPE_LISTEN="127.0.0.1:$PORT" LOUPE_DATABASE_URL="$url" LOUPE_LOG_LEVEL=warn \
     LOUPE_LOCAL_ROOTS="$cache" LOUPE_WORKERS="$WORKERS" "$bin" serve >"$dir/out" 2>"$dir/err" &
@@ -53,8 +54,16 @@ bench_engine() {
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
   key="$(tail -n 1 "$dir/out")"
   local api="http://127.0.0.1:$PORT/api/v1" auth="Authorization: Bearer $key"
+  uri="file://$images"
+  if [ "$engine" = s3 ]; then
+    connection="$(curl -sf -X POST "$api/connections" -H "$auth" -H 'Content-Type: application/json' -d "{
+      \"ConnectionName\": \"s3s\", \"ConnectionType\": \"ObjectStorage\",
+      \"Configs\": {\"Region\": \"us-east-1\", \"Endpoint\": \"http://127.0.0.1:$S3_PORT\", \"AddressingStyle\": \"path\"},
+      \"Secrets\": {\"AccessKeyId\": \"bench\", \"AccessKeySecret\": \"bench-secret\"}}" | json ConnectionId)"
+    uri="s3://bench"
+  fi
   dataset="$(curl -sf -X POST "$api/datasets" -H "$auth" -H 'Content-Type: application/json' \
-    -d "{\"Name\": \"scale\", \"Uri\": \"file://$images\"}" | json DatasetId)"
+    -d "{\"Name\": \"scale\", \"Uri\": \"$uri\", \"ConnectionId\": ${connection:+\"$connection\"}${connection:-null}}" | json DatasetId)"
   started=$(date +%s.%N)
   curl -sf -X POST "$api/datasets/$dataset/versions" -H "$auth" -H 'Content-Type: application/json' -d '{}' >/dev/null
   job="$(curl -sf "$api/datasets/$dataset/datasetjobs" -H "$auth" | json DatasetJobId)"
@@ -79,6 +88,17 @@ echo "|------------|----------:|--------|----------------:|----------:|---------
 for engine in $ENGINES; do
   case "$engine" in
     sqlite) bench_engine sqlite "" ;;
+    s3)
+      # s3s-fs serves a folder whose subfolders are buckets; the bucket is the image folder.
+      S3_PORT="${S3_PORT:-19000}"
+      s3root="$(mktemp -d)"
+      ln -s "$images" "$s3root/bench"
+      "${LOUPE_TEST_S3S_FS:-$HOME/.cache/loupe-test/bin/s3s-fs}" --host 127.0.0.1 --port "$S3_PORT" \
+        --access-key bench --secret-key bench-secret "$s3root" >/dev/null 2>&1 &
+      s3s=$!
+      for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$S3_PORT") 2>/dev/null && break; sleep 0.1; done
+      bench_engine s3 ""
+      kill "$s3s"; rm -rf "$s3root" ;;
     postgres)
       pg="${LOUPE_BENCH_DATABASE_URL:-}"
       if [ -z "$pg" ]; then

@@ -120,13 +120,15 @@ impl SqlStore {
             .map_err(db_error))
     }
 
+    /// No `ORDER BY`: sorting would tempt SQLite to walk the primary key over the whole
+    /// version instead of the partial index on pending rows of the chunk.
     pub(crate) async fn pending_rows(
         &self,
         version_row: i64,
         chunk: i64,
     ) -> Result<Vec<PendingFile>> {
         const SQL: &str = "SELECT file_id, file_key, uri, size, fingerprint FROM file_metas \
-                           WHERE version_id = $1 AND probe_chunk = $2 AND probe_state = 'pending' ORDER BY file_id";
+                           WHERE version_id = $1 AND probe_chunk = $2 AND probe_state = 'pending'";
         let rows: Vec<(String, String, String, i64, String)> = on_pool!(self, p => sqlx::query_as(SQL)
             .bind(version_row)
             .bind(chunk)

@@ -141,3 +141,15 @@ impl TestStore {
             .expect("read job tasks"))
     }
 }
+
+impl TestStore {
+    /// The sealed secrets of a connection as stored, to prove they are not in clear.
+    pub async fn raw_connection_secrets(&self, connection_id: &str) -> Vec<u8> {
+        const SQL: &str = "SELECT secrets FROM connections WHERE id = $1";
+        crate::pool::on_pool!(self.store, p => sqlx::query_scalar(SQL)
+            .bind(connection_id)
+            .fetch_one(p)
+            .await
+            .expect("read connection row"))
+    }
+}
