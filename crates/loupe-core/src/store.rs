@@ -467,6 +467,9 @@ pub trait FileMetaStore: Send + Sync + 'static {
         rows: &[FileMetaRecord],
         at: Timestamp,
     ) -> Result<i64>;
+    /// Refreshes the planner's statistics after a bulk load (PostgreSQL; SQLite needs none),
+    /// so later per-row updates are planned as index lookups, not scans of the version.
+    async fn refresh_statistics(&self) -> Result<()>;
     /// Deletes the version's rows that the job did not list (files gone from storage).
     async fn delete_unlisted(&self, version_row: i64, job: &JobId) -> Result<i64>;
     /// Deletes every file meta of the version.

@@ -24,6 +24,8 @@ use crate::worker::{Signals, TaskError, WorkerOptions};
 /// Chunk numbers of different attempts never meet, so a retried listing cannot reuse a
 /// chunk whose probe task already ran.
 const CHUNKS_PER_ATTEMPT: i64 = 10_000_000;
+/// How often (in chunks) a long listing refreshes the store's statistics.
+const STATISTICS_EVERY_CHUNKS: i64 = 100;
 
 /// Runs one task of a build.
 pub async fn run(
@@ -118,6 +120,7 @@ async fn list(
         }
     }
     register(loupe, task, &mut batch, &mut chunk_no, listed).await?;
+    store.refresh_statistics().await?;
     let removed = store.delete_unlisted(job.version_row, &job.job_id).await?;
     log(
         loupe,
@@ -190,6 +193,10 @@ async fn register(
         store.enqueue_tasks(&job.job_id, &[probe], now).await?;
     }
     store.set_job_total(&job.job_id, listed).await?;
+    // Probes of this listing run while it goes on; keep their plans right as the version grows.
+    if *chunk_no % STATISTICS_EVERY_CHUNKS == 0 {
+        store.refresh_statistics().await?;
+    }
     Ok(())
 }
 

@@ -99,6 +99,15 @@ impl SqlStore {
         Ok(i64::try_from(pending).unwrap_or(i64::MAX))
     }
 
+    /// Without fresh statistics PostgreSQL plans the bulk probe update as a scan of the
+    /// whole version (measured: 0.5 s per thousand rows at a million rows, instead of ms).
+    pub(crate) async fn analyze_file_metas(&self) -> Result<()> {
+        if self.engine() == Engine::Postgres {
+            on_pool!(self, p => sqlx::query("ANALYZE file_metas").execute(p).await.map_err(db_error).map(drop))?;
+        }
+        Ok(())
+    }
+
     pub(crate) async fn delete_unlisted_rows(&self, version_row: i64, job: &JobId) -> Result<i64> {
         const SQL: &str = "DELETE FROM file_metas WHERE version_id = $1 AND listed_by <> $2";
         let affected = on_pool!(self, p => sqlx::query(SQL)

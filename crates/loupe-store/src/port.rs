@@ -334,6 +334,10 @@ impl FileMetaStore for SqlStore {
             .await
     }
 
+    async fn refresh_statistics(&self) -> Result<()> {
+        self.analyze_file_metas().await
+    }
+
     async fn delete_unlisted(&self, version_row: i64, job: &JobId) -> Result<i64> {
         self.delete_unlisted_rows(version_row, job).await
     }
