@@ -44,6 +44,9 @@ open(os.path.join(root, ".complete"), "w").close()
 PY
 fi
 
+# Leave no server behind, whatever happens.
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
+
 json() { sed -E "s/.*\"$1\":\"?([^\",}]+)\"?.*/\1/"; }
 
 bench_engine() {
@@ -63,8 +66,10 @@ bench_engine() {
       \"Secrets\": {\"AccessKeyId\": \"bench\", \"AccessKeySecret\": \"bench-secret\"}}" | json ConnectionId)"
     uri="s3://bench"
   fi
+  local connection_json=null
+  [ -n "$connection" ] && connection_json="\"$connection\""
   dataset="$(curl -sf -X POST "$api/datasets" -H "$auth" -H 'Content-Type: application/json' \
-    -d "{\"Name\": \"scale\", \"Uri\": \"$uri\", \"ConnectionId\": ${connection:+\"$connection\"}${connection:-null}}" | json DatasetId)"
+    -d "{\"Name\": \"scale\", \"Uri\": \"$uri\", \"ConnectionId\": $connection_json}" | json DatasetId)"
   started=$(date +%s.%N)
   curl -sf -X POST "$api/datasets/$dataset/versions" -H "$auth" -H 'Content-Type: application/json' -d '{}' >/dev/null
   job="$(curl -sf "$api/datasets/$dataset/datasetjobs" -H "$auth" | json DatasetJobId)"

@@ -38,6 +38,8 @@ pub struct TestApp {
     pub connection_id: String,
     /// A folder inside `LOUPE_LOCAL_ROOTS`.
     pub local_root: PathBuf,
+    /// Where the server caches thumbnails.
+    pub thumbnail_dir: PathBuf,
     client: reqwest::Client,
     store: Option<TestStore>,
     server: tokio::task::JoinHandle<()>,
@@ -128,7 +130,7 @@ impl TestApp {
         std::fs::create_dir_all(&thumbnails).expect("thumbnail dir");
         let options = HttpOptions {
             max_body_bytes: TEST_BODY_LIMIT,
-            thumbnail_dir: Some(thumbnails),
+            thumbnail_dir: Some(thumbnails.clone()),
             ..HttpOptions::default()
         };
         let router = loupe_api::router(loupe.clone(), &options);
@@ -159,6 +161,7 @@ impl TestApp {
             loupe,
             connection_id,
             local_root,
+            thumbnail_dir: thumbnails,
             client,
             store: Some(store),
             server,

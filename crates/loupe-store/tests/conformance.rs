@@ -466,3 +466,55 @@ async fn deleting_a_dataset_deletes_its_versions(t: &TestStore) {
         .unwrap();
     assert_eq!(page.total_count, 0);
 }
+
+/// PostgreSQL wakes idle workers of every replica through `NOTIFY`; here a second
+/// store (another replica) enqueues and the first one's wake-up fires.
+#[tokio::test]
+async fn postgres_notify_wakes_other_replicas() {
+    let t = TestStore::postgres().await;
+    t.store.listen_for_jobs().await.unwrap();
+    let wake = t.store.job_wakeups();
+    let woken = wake.notified();
+    tokio::pin!(woken);
+    woken.as_mut().enable();
+    let other = loupe_store::SqlStore::connect(&t.url, &Default::default())
+        .await
+        .unwrap();
+    let ws = new_workspace(t.store.as_ref(), "w").await;
+    let d = dataset("d", 1);
+    t.store.insert_dataset(&ws, &d).await.unwrap();
+    t.store
+        .create_version(&ws, &d.dataset_id, "", Timestamp::now(), None)
+        .await
+        .unwrap();
+    let job = loupe_core::job::DatasetJob {
+        dataset_job_id: loupe_core::ids::JobId::generate(),
+        dataset_id: d.dataset_id.clone(),
+        dataset_version: "v1".into(),
+        job_action: loupe_core::job::JobAction::FileMetaBuild,
+        job_mode: Default::default(),
+        job_spec: serde_json::json!({}),
+        description: String::new(),
+        status: loupe_core::job::JobStatus::Pending,
+        total_file_count: 0,
+        completed_file_count: 0,
+        failed_file_count: 0,
+        message: String::new(),
+        create_time: Timestamp::now(),
+        start_time: None,
+        finish_time: None,
+    };
+    let record = loupe_core::store::NewJobRecord {
+        job,
+        version: v(1),
+        idempotency_key: None,
+        tasks: loupe_core::job::initial_tasks(loupe_core::job::JobAction::FileMetaBuild),
+    };
+    use loupe_core::store::JobStore;
+    other.create_job(&ws, &record).await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), woken)
+        .await
+        .expect("the other replica's NOTIFY woke this one");
+    other.close().await;
+    t.cleanup().await;
+}
