@@ -21,6 +21,7 @@ each_engine!(
     symlinks_out_of_the_root_are_not_registered,
     one_build_at_a_time_per_version,
     build_from_an_s3_bucket_uses_ranged_reads_and_etags,
+    unreachable_storage_is_retried_with_the_object_named,
 );
 
 mod limited {
@@ -636,4 +637,60 @@ async fn build_from_an_s3_bucket_uses_ranged_reads_and_etags(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(bytes.as_ref(), png.as_slice());
+}
+
+async fn unreachable_storage_is_retried_with_the_object_named(app: &TestApp) {
+    // The app's default connection points at a port where nothing listens.
+    let dataset = app.dataset(&app.owner_key, "unreachable").await;
+    app.post(
+        &format!("/api/v1/datasets/{dataset}/versions"),
+        &app.owner_key,
+        json!({}),
+    )
+    .await
+    .ok();
+    let job_id = app.first_job(&app.owner_key, &dataset).await;
+    let pool = app.workers(options());
+    assert!(pool.run_one().await.unwrap());
+    assert!(
+        !pool.run_one().await.unwrap(),
+        "the retry waits for its backoff"
+    );
+
+    let running = job(app, &dataset, &job_id).await;
+    assert_eq!(
+        running["Status"], "Running",
+        "a temporary fault does not fail the job: {running}"
+    );
+    let states = app.test_store().task_states(&job_id).await;
+    assert_eq!(
+        states,
+        [("list".to_string(), "queued".to_string(), 1)],
+        "queued again after attempt 1"
+    );
+    let logs = app
+        .get(
+            &format!("/api/v1/datasets/{dataset}/datasetjobs/{job_id}/logs"),
+            &app.owner_key,
+        )
+        .await
+        .ok();
+    let line = &logs["Logs"][0];
+    assert_eq!(line["Level"], "warn");
+    let message = line["Message"].as_str().unwrap();
+    assert!(
+        message.contains("s3://bucket/frames") && message.contains("temporary failure"),
+        "{message}"
+    );
+    let stopped = app
+        .put(
+            &format!("/api/v1/datasets/{dataset}/datasetjobs/{job_id}/action/stop"),
+            &app.owner_key,
+            json!({}),
+        )
+        .await
+        .ok();
+    assert_eq!(stopped["Status"], "Running");
+    app.run_jobs(&pool).await;
+    assert_eq!(job(app, &dataset, &job_id).await["Status"], "Stopped");
 }
