@@ -41,27 +41,23 @@ fn options() -> WorkerOptions {
     }
 }
 
-/// Creates a local dataset over `folder` (under the app's local root) and its v1.
-async fn local_version(app: &TestApp, folder: &str) -> (String, String) {
-    let uri = format!("file://{}/{folder}", app.local_root.display());
+/// Creates a dataset from `body` and its v1, and returns the dataset and the build job.
+async fn dataset_with_version(app: &TestApp, body: Value) -> (String, String) {
     let created = app
-        .post(
-            "/api/v1/datasets",
-            &app.owner_key,
-            json!({"Name": folder, "Uri": uri}),
-        )
+        .post("/api/v1/datasets", &app.owner_key, body)
         .await
         .ok();
     let dataset = created["DatasetId"].as_str().unwrap().to_string();
-    app.post(
-        &format!("/api/v1/datasets/{dataset}/versions"),
-        &app.owner_key,
-        json!({}),
-    )
-    .await
-    .ok();
+    let versions = format!("/api/v1/datasets/{dataset}/versions");
+    app.post(&versions, &app.owner_key, json!({})).await.ok();
     let job = app.first_job(&app.owner_key, &dataset).await;
     (dataset, job)
+}
+
+/// Creates a local dataset over `folder` (under the app's local root) and its v1.
+async fn local_version(app: &TestApp, folder: &str) -> (String, String) {
+    let uri = format!("file://{}/{folder}", app.local_root.display());
+    dataset_with_version(app, json!({"Name": folder, "Uri": uri})).await
 }
 
 async fn job(app: &TestApp, dataset: &str, job: &str) -> Value {
@@ -582,19 +578,7 @@ async fn build_from_an_s3_bucket_uses_ranged_reads_and_etags(app: &TestApp) {
     );
 
     let body = json!({"Name": "fleet", "Uri": "s3://fleet/frames", "ConnectionId": connection_id});
-    let dataset = app
-        .post("/api/v1/datasets", &app.owner_key, body)
-        .await
-        .ok();
-    let dataset = dataset["DatasetId"].as_str().unwrap().to_string();
-    app.post(
-        &format!("/api/v1/datasets/{dataset}/versions"),
-        &app.owner_key,
-        json!({}),
-    )
-    .await
-    .ok();
-    let job_id = app.first_job(&app.owner_key, &dataset).await;
+    let (dataset, job_id) = dataset_with_version(app, body).await;
     app.run_jobs(&app.workers(options())).await;
 
     let done = job(app, &dataset, &job_id).await;

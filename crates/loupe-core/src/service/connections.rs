@@ -8,7 +8,7 @@ use crate::connection::{
     ConnectionUpdate, NewConnection, OpenedConnection,
 };
 use crate::dataset::StorageUri;
-use crate::ids::ConnectionId;
+use crate::ids::{ConnectionId, WorkspaceId};
 use crate::page::{Page, PageRequest};
 use crate::store::ConnectionRecord;
 use crate::time::Timestamp;
@@ -18,8 +18,8 @@ use crate::{Error, Result};
 use super::{check_workspace_param, Loupe};
 
 /// The associated data that binds sealed secrets to their row.
-fn seal_context(ctx: &WorkspaceCtx, id: &ConnectionId) -> String {
-    format!("{}/{}", ctx.workspace_id(), id)
+fn seal_context(ws: &WorkspaceId, id: &ConnectionId) -> String {
+    format!("{ws}/{id}")
 }
 
 fn validate(
@@ -68,9 +68,10 @@ impl Loupe {
     ) -> Result<ConnectionRecord> {
         let plain =
             serde_json::to_vec(secrets).map_err(|e| Error::internal("encoding secrets", e))?;
-        let sealed_secrets = self
-            .secrets
-            .seal(&plain, &seal_context(ctx, &connection.connection_id))?;
+        let sealed_secrets = self.secrets.seal(
+            &plain,
+            &seal_context(ctx.workspace_id(), &connection.connection_id),
+        )?;
         Ok(ConnectionRecord {
             connection,
             sealed_secrets,
@@ -108,7 +109,7 @@ impl Loupe {
     ) -> Result<Connection> {
         ctx.require(Role::Admin)?;
         check_workspace_param(ctx, update.workspace_id.as_deref())?;
-        let opened = self.open_connection(ctx, id).await?;
+        let opened = self.open_connection(ctx.workspace_id(), id).await?;
         let mut connection = opened.connection;
         if let Some(name) = update.connection_name {
             validate_name("ConnectionName", &name, 128)?;
@@ -134,16 +135,16 @@ impl Loupe {
         self.store.delete_connection(ctx.workspace_id(), id).await
     }
 
-    /// The connection with its secrets opened, for adapters.
-    pub async fn open_connection(
+    /// The connection with its secrets opened, for adapters only: never for a response.
+    pub(super) async fn open_connection(
         &self,
-        ctx: &WorkspaceCtx,
+        ws: &WorkspaceId,
         id: &ConnectionId,
     ) -> Result<OpenedConnection> {
-        let record = self.store.get_connection(ctx.workspace_id(), id).await?;
+        let record = self.store.get_connection(ws, id).await?;
         let plain = self
             .secrets
-            .open(&record.sealed_secrets, &seal_context(ctx, id))?;
+            .open(&record.sealed_secrets, &seal_context(ws, id))?;
         let secrets =
             serde_json::from_slice(&plain).map_err(|e| Error::internal("decoding secrets", e))?;
         Ok(OpenedConnection {
@@ -160,7 +161,7 @@ impl Loupe {
         test: &ConnectionTest,
     ) -> Result<ConnectionTestResult> {
         ctx.require(Role::Admin)?;
-        let opened = self.open_connection(ctx, id).await?;
+        let opened = self.open_connection(ctx.workspace_id(), id).await?;
         let Some(uri) = test.uri.as_deref() else {
             return Err(Error::invalid(
                 "Uri is required to test an ObjectStorage connection, e.g. s3://bucket/prefix",

@@ -292,13 +292,8 @@ impl Loupe {
                 dataset.dataset_id, dataset.uri
             ))
         })?;
-        let ctx = WorkspaceCtx::new(
-            ws.clone(),
-            crate::ids::ApiKeyId::from_raw("internal"),
-            Role::Viewer,
-        );
         let connection = self
-            .open_connection(&ctx, &ConnectionId::from_raw(id))
+            .open_connection(ws, &ConnectionId::from_raw(id))
             .await?;
         self.opener.open(&uri, Some(&connection))
     }
