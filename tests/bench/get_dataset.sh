@@ -22,6 +22,9 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 cargo build --release --locked -p loupe --quiet
 bin="$CARGO_TARGET_DIR/release/loupe"
 
+# Leave no server behind, whatever happens.
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
+
 bench_engine() {
   local engine="$1" url="$2" dir server key dataset
   dir="$(mktemp -d)"
@@ -34,7 +37,7 @@ bench_engine() {
   done
   key="$(tail -n 1 "$dir/out")"
   dataset="$(curl -sf -X POST "http://127.0.0.1:$PORT/api/v1/datasets" -H "Authorization: Bearer $key" \
-    -H 'Content-Type: application/json' -d '{"Name": "bench", "Uri": "s3://bench/frames"}' \
+    -H 'Content-Type: application/json' -d '{"Name": "bench", "DatasetType": "Logical"}' \
     | sed -E 's/.*"DatasetId":"([^"]+)".*/\1/')"
   # Warm up the pool and caches, then measure.
   wrk -t"$THREADS" -c"$CONNECTIONS" -d3s -H "Authorization: Bearer $key" \

@@ -122,10 +122,20 @@ impl ObjectStore for S3Store {
             move |cursor: Option<Option<String>>| async move {
                 let mut token = cursor?;
                 loop {
+                    let sent = token.clone();
                     let (page, next) = match self.list_page(page_size, token).await {
                         Ok(listed) => listed,
                         Err(err) => return Some((Err(err), None)),
                     };
+                    // A server that hands back the token it was sent would make the listing endless.
+                    if next.is_some() && next == sent {
+                        let err = StorageError::Fatal {
+                            what: self.uri_of(""),
+                            detail: "the server repeated its continuation token; the listing cannot progress"
+                                .to_owned(),
+                        };
+                        return Some((Err(err), None));
+                    }
                     // A page of folder markers only is skipped rather than handed out empty.
                     if page.is_empty() && next.is_some() {
                         token = next;

@@ -16,8 +16,13 @@ const OBJECT_URI: &str = "s3://fault-bucket/pre/k.jpg";
 #[derive(Clone, Copy)]
 enum Answer {
     Always(StatusCode),
-    FailThenHead { failures: usize, status: StatusCode },
+    FailThenHead {
+        failures: usize,
+        status: StatusCode,
+    },
     Slow(Duration),
+    /// ListObjectsV2 pages that always say "more, continue with `same`".
+    RepeatingListing,
 }
 
 struct Fake {
@@ -50,7 +55,20 @@ async fn respond(State(fake): State<Arc<Fake>>) -> Response {
             tokio::time::sleep(delay).await;
             head_ok()
         }
+        Answer::RepeatingListing => repeating_listing(),
     }
+}
+
+/// One object and a truncated listing whose next token is always `same`.
+fn repeating_listing() -> Response {
+    let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+        <ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>fault-bucket</Name>\
+        <Prefix>pre/</Prefix><KeyCount>1</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>true</IsTruncated>\
+        <ContinuationToken>same</ContinuationToken><NextContinuationToken>same</NextContinuationToken>\
+        <Contents><Key>pre/a.png</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified>\
+        <ETag>&quot;x&quot;</ETag><Size>1</Size><StorageClass>STANDARD</StorageClass></Contents>\
+        </ListBucketResult>";
+    (StatusCode::OK, [("content-type", "application/xml")], body).into_response()
 }
 
 fn error_response(status: StatusCode) -> Response {
@@ -200,4 +218,20 @@ async fn dropped_connection_is_retried_then_retryable() {
         "took {:?}",
         started.elapsed()
     );
+}
+
+#[tokio::test]
+async fn a_repeated_continuation_token_ends_the_listing_with_an_error() {
+    use futures::StreamExt;
+    let (endpoint, fake) = serve(Answer::RepeatingListing).await;
+    let store = store(endpoint, Duration::from_secs(10));
+    let pages: Vec<_> = tokio::time::timeout(Duration::from_secs(10), store.list(1000).collect())
+        .await
+        .expect("the listing ends");
+    assert_eq!(pages.len(), 2, "the first page, then the error");
+    assert!(pages[0].is_ok());
+    let err = pages[1].as_ref().unwrap_err();
+    assert!(err.to_string().contains("s3://fault-bucket/pre"), "{err}");
+    assert!(err.to_string().contains("continuation token"), "{err}");
+    assert_eq!(fake.hits.load(Ordering::SeqCst), 2);
 }
