@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 pub mod images;
 
-use loupe_api::HttpOptions;
+use loupe_api::{HttpOptions, ThumbnailCache};
 use loupe_core::auth::Role;
 use loupe_core::dataset::LocalRoots;
 use std::sync::Arc;
@@ -130,7 +130,9 @@ impl TestApp {
         std::fs::create_dir_all(&thumbnails).expect("thumbnail dir");
         let options = HttpOptions {
             max_body_bytes: TEST_BODY_LIMIT,
-            thumbnail_dir: Some(thumbnails.clone()),
+            thumbnail_cache: Some(Arc::new(
+                ThumbnailCache::open(&thumbnails, 64 * 1024 * 1024).expect("thumbnail cache"),
+            )),
             ..HttpOptions::default()
         };
         let router = loupe_api::router(loupe.clone(), &options);

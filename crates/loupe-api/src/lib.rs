@@ -8,6 +8,7 @@ mod error;
 mod extract;
 mod openapi;
 mod routes;
+mod thumbnail_cache;
 
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 pub use error::ApiError;
 pub use openapi::openapi;
+pub use thumbnail_cache::ThumbnailCache;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -27,7 +29,7 @@ pub struct HttpOptions {
     /// Longest a request may take before it is answered with 503.
     pub request_timeout: Duration,
     /// Where rendered thumbnails are cached; `None` renders every time.
-    pub thumbnail_dir: Option<std::path::PathBuf>,
+    pub thumbnail_cache: Option<std::sync::Arc<ThumbnailCache>>,
 }
 
 impl Default for HttpOptions {
@@ -35,7 +37,7 @@ impl Default for HttpOptions {
         Self {
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(60),
-            thumbnail_dir: None,
+            thumbnail_cache: None,
         }
     }
 }
@@ -46,7 +48,7 @@ pub struct AppState {
     /// The domain services.
     pub loupe: Loupe,
     /// Where rendered thumbnails are cached.
-    pub thumbnail_dir: Option<std::path::PathBuf>,
+    pub thumbnail_cache: Option<std::sync::Arc<ThumbnailCache>>,
 }
 
 /// The complete router: API, health, spec and docs, with the layers every response
@@ -55,7 +57,7 @@ pub fn router(loupe: Loupe, options: &HttpOptions) -> Router {
     let (api, spec) = routes::api_router().split_for_parts();
     let state = AppState {
         loupe,
-        thumbnail_dir: options.thumbnail_dir.clone(),
+        thumbnail_cache: options.thumbnail_cache.clone(),
     };
     with_edge_layers(api.merge(openapi::docs_router(spec)), options).with_state(state)
 }
@@ -106,7 +108,7 @@ mod tests {
             );
         let app = with_edge_layers(routes, &options).with_state(AppState {
             loupe,
-            thumbnail_dir: None,
+            thumbnail_cache: None,
         });
         let request = Request::get(path).body(Body::empty()).unwrap();
         let response = app.oneshot(request).await.unwrap();

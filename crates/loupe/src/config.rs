@@ -29,6 +29,7 @@ const KEYS: &[&str] = &[
     "workers",
     "worker_lease_secs",
     "link_ttl_secs",
+    "thumbnail_cache_mb",
 ];
 /// Settings that may be read from a file named by `<key>_file`.
 const SECRET_KEYS: &[&str] = &["database_url"];
@@ -74,6 +75,8 @@ pub struct Config {
     pub worker_lease: Duration,
     /// How long signed download and thumbnail links stay valid.
     pub link_ttl: Duration,
+    /// Disk the thumbnail cache may use, in MiB.
+    pub thumbnail_cache_mb: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -94,6 +97,7 @@ impl std::fmt::Debug for Config {
             .field("workers", &self.workers)
             .field("worker_lease", &self.worker_lease)
             .field("link_ttl", &self.link_ttl)
+            .field("thumbnail_cache_mb", &self.thumbnail_cache_mb)
             .finish()
     }
 }
@@ -303,6 +307,10 @@ impl Layers {
         if !(1..=7 * 24 * 3600).contains(&link_ttl_secs) {
             bail!("LOUPE_LINK_TTL_SECS must be from 1 to 604800, got {link_ttl_secs}");
         }
+        let thumbnail_cache_mb = self.parse("thumbnail_cache_mb", 1024u64, "a size in MiB")?;
+        if thumbnail_cache_mb > 1024 * 1024 {
+            bail!("LOUPE_THUMBNAIL_CACHE_MB must be at most 1048576, got {thumbnail_cache_mb}");
+        }
         Ok(Config {
             listen,
             data_dir,
@@ -319,6 +327,7 @@ impl Layers {
             workers,
             worker_lease: Duration::from_secs(lease_secs),
             link_ttl: Duration::from_secs(link_ttl_secs),
+            thumbnail_cache_mb,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! `loupe serve`: the HTTP API on the configured address.
 
 use anyhow::{Context, Result};
-use loupe_api::HttpOptions;
+use loupe_api::{HttpOptions, ThumbnailCache};
 
 use crate::app;
 use crate::config::Config;
@@ -18,7 +18,7 @@ pub async fn run(config: &Config) -> Result<()> {
     let options = HttpOptions {
         max_body_bytes: config.max_body_bytes,
         request_timeout: config.request_timeout,
-        thumbnail_dir: Some(thumbnail_dir(config)?),
+        thumbnail_cache: Some(thumbnail_cache(config)?),
     };
     let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
     let workers = if config.workers > 0 {
@@ -45,16 +45,17 @@ pub async fn run(config: &Config) -> Result<()> {
     Ok(())
 }
 
-/// Rendered thumbnails are cached under the data folder.
-fn thumbnail_dir(config: &Config) -> Result<std::path::PathBuf> {
+/// Rendered thumbnails are cached under the data folder, up to `LOUPE_THUMBNAIL_CACHE_MB`.
+fn thumbnail_cache(config: &Config) -> Result<std::sync::Arc<ThumbnailCache>> {
     let dir = config.data_dir.join("thumbnails");
-    std::fs::create_dir_all(&dir).with_context(|| {
-        format!(
-            "cannot create the thumbnail cache {} (LOUPE_DATA_DIR)",
-            dir.display()
-        )
-    })?;
-    Ok(dir)
+    let cache =
+        ThumbnailCache::open(&dir, config.thumbnail_cache_mb * 1024 * 1024).with_context(|| {
+            format!(
+                "cannot open the thumbnail cache {} (LOUPE_DATA_DIR)",
+                dir.display()
+            )
+        })?;
+    Ok(std::sync::Arc::new(cache))
 }
 
 /// `loupe worker`: task loops only, until SIGINT or SIGTERM.

@@ -2,8 +2,6 @@
 //! signature and expiry are the authorisation; they come from `DownloadUrl` and
 //! `ThumbnailUrl` of a file meta.
 
-use std::path::PathBuf;
-
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
@@ -13,7 +11,6 @@ use loupe_core::service::{FileRef, LinkKind, LinkSignature};
 use loupe_core::ErrorCode;
 use loupe_jobs::media::{render_thumbnail, Fit};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 
 use crate::error::ApiError;
@@ -81,7 +78,7 @@ async fn open(
     path: &LinkPath,
     expires: i64,
     signature: &str,
-) -> Result<(loupe_core::service::OpenedFile, bytes::Bytes), ApiError> {
+) -> Result<loupe_core::service::OpenedFile, ApiError> {
     let workspace = WorkspaceId::from_raw(path.workspace_id.clone());
     let dataset = DatasetId::from_raw(path.dataset_id.clone());
     let file = FileRef {
@@ -94,12 +91,13 @@ async fn open(
         .loupe
         .open_linked_file(kind, &file, LinkSignature { expires, signature })
         .await?;
-    let bytes = opened
-        .store
-        .get(&opened.record.key, MAX_LINKED_BYTES)
-        .await
-        .map_err(loupe_core::Error::from)?;
-    Ok((opened, bytes))
+    Ok(opened)
+}
+
+/// The whole file behind a link, up to the size Loupe serves or decodes.
+async fn read(opened: &loupe_core::service::OpenedFile) -> Result<bytes::Bytes, ApiError> {
+    let bytes = opened.store.get(&opened.record.key, MAX_LINKED_BYTES).await;
+    Ok(bytes.map_err(loupe_core::Error::from)?)
 }
 
 /// The file behind a signed `DownloadUrl` (local folders; object stores presign their own).
@@ -113,7 +111,7 @@ pub async fn download(
     Path(path): Path<LinkPath>,
     ApiQuery(signed): ApiQuery<Signed>,
 ) -> Result<Response, ApiError> {
-    let (opened, bytes) = open(
+    let opened = open(
         &state,
         LinkKind::Download,
         &path,
@@ -121,6 +119,7 @@ pub async fn download(
         &signed.signature,
     )
     .await?;
+    let bytes = read(&opened).await?;
     let content_type = HeaderValue::from_str(&opened.record.content_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     Ok(([(header::CONTENT_TYPE, content_type)], Body::from(bytes)).into_response())
@@ -156,7 +155,7 @@ pub async fn thumbnail(
             ))
         }
     };
-    let (opened, bytes) = open(
+    let opened = open(
         &state,
         LinkKind::Thumbnail,
         &path,
@@ -165,23 +164,19 @@ pub async fn thumbnail(
     )
     .await?;
     let record = &opened.record;
-    let cache = state.thumbnail_dir.as_ref().map(|dir| {
-        let key = format!(
-            "{}/{}/{}/{}/{}/{width}x{height}/{fit:?}",
-            path.workspace_id,
-            path.dataset_id,
-            record.file_id,
-            record.fingerprint,
-            record.updated_at
-        );
-        dir.join(format!(
-            "{}.jpg",
-            hex::encode(Sha256::digest(key.as_bytes()))
-        ))
-    });
-    if let Some(cached) = read_cache(cache.as_ref()).await {
+    // The fingerprint and update time make a changed file miss the cache.
+    let key = format!(
+        "{}/{}/{}/{}/{}/{width}x{height}/{fit:?}",
+        path.workspace_id, path.dataset_id, record.file_id, record.fingerprint, record.updated_at
+    );
+    let cache = state.thumbnail_cache.as_deref();
+    if let Some(cached) = match cache {
+        Some(cache) => cache.get(&key).await,
+        None => None,
+    } {
         return Ok(jpeg(cached));
     }
+    let bytes = read(&opened).await?;
     let rendered =
         tokio::task::spawn_blocking(move || render_thumbnail(&bytes, width, height, fit))
             .await
@@ -192,15 +187,10 @@ pub async fn thumbnail(
                     format!("{}: {reason}", record.uri),
                 )
             })?;
-    if let Some(path) = cache {
-        // A failed cache write only costs a re-render next time.
-        let _ = tokio::fs::write(path, &rendered).await;
+    if let Some(cache) = cache {
+        cache.put(&key, &rendered).await;
     }
     Ok(jpeg(rendered))
-}
-
-async fn read_cache(path: Option<&PathBuf>) -> Option<Vec<u8>> {
-    tokio::fs::read(path?).await.ok()
 }
 
 fn jpeg(bytes: Vec<u8>) -> Response {
