@@ -10,7 +10,7 @@ use loupe_core::time::Timestamp;
 use loupe_core::{Error, ErrorCode, Result};
 
 use crate::errors::{db_error, unique_as};
-use crate::pool::{on_pool, SqlStore};
+use crate::pool::{fetch_page, on_pool, SqlStore};
 
 const LIST: &str = "connections";
 const COLUMNS: &str = "id, name, kind, config, secrets, created_at, modified_at";
@@ -128,22 +128,14 @@ impl SqlStore {
              ORDER BY created_at DESC, id DESC LIMIT $4"
         );
         let after = page.after.as_ref();
-        let (rows, total): (Vec<ConnectionRow>, i64) = on_pool!(self, p => {
-            let rows = sqlx::query_as(&sql)
-                .bind(ws.as_str())
-                .bind(after.map(|c| c.key))
-                .bind(after.map(|c| c.id.as_str()))
-                .bind(i64::from(page.limit) + 1)
-                .fetch_all(p)
-                .await
-                .map_err(db_error)?;
-            let total = sqlx::query_scalar("SELECT COUNT(*) FROM connections WHERE workspace_id = $1")
-                .bind(ws.as_str())
-                .fetch_one(p)
-                .await
-                .map_err(db_error)?;
-            (rows, total)
-        });
+        let (rows, total): (Vec<ConnectionRow>, i64) = fetch_page!(
+            self,
+            &sql,
+            "SELECT COUNT(*) FROM connections WHERE workspace_id = $1",
+            [ws.as_str()],
+            [after.map(|c| c.key), after.map(|c| c.id.as_str())],
+            page.limit
+        );
         let items = rows
             .into_iter()
             .map(|row| ConnectionRecord::try_from(row).map(|r| r.connection))

@@ -8,7 +8,7 @@ use loupe_core::time::Timestamp;
 use loupe_core::{Error, ErrorCode, Result};
 
 use crate::errors::{dataset_not_found, db_error, unique_as};
-use crate::pool::{on_pool, SqlStore};
+use crate::pool::{fetch_page, on_pool, SqlStore};
 use crate::rows::{convert_all, enum_name, DatasetRow, DATASET_COLUMNS};
 
 const LIST: &str = "datasets";
@@ -84,24 +84,14 @@ impl SqlStore {
         let count_sql = format!("SELECT COUNT(*) FROM datasets WHERE {FILTER}");
         let pattern = filter.name_contains.as_deref().map(like_pattern);
         let after = page.after.as_ref();
-        let (rows, total): (Vec<DatasetRow>, i64) = on_pool!(self, p => {
-            let rows = sqlx::query_as(&sql)
-                .bind(ws.as_str())
-                .bind(pattern.as_deref())
-                .bind(after.map(|c| c.key))
-                .bind(after.map(|c| c.id.as_str()))
-                .bind(i64::from(page.limit) + 1)
-                .fetch_all(p)
-                .await
-                .map_err(db_error)?;
-            let total = sqlx::query_scalar(&count_sql)
-                .bind(ws.as_str())
-                .bind(pattern.as_deref())
-                .fetch_one(p)
-                .await
-                .map_err(db_error)?;
-            (rows, total)
-        });
+        let (rows, total): (Vec<DatasetRow>, i64) = fetch_page!(
+            self,
+            &sql,
+            &count_sql,
+            [ws.as_str(), pattern.as_deref()],
+            [after.map(|c| c.key), after.map(|c| c.id.as_str())],
+            page.limit
+        );
         let datasets: Vec<Dataset> = convert_all(rows)?;
         Ok(Page::from_overfetch(datasets, page.limit, total, |d| {
             Cursor::new(LIST, d.gmt_create_time.millis(), d.dataset_id.to_string())

@@ -11,7 +11,7 @@ use loupe_core::version::{VersionName, VersionState};
 use loupe_core::{Error, ErrorCode, Result};
 
 use crate::errors::db_error;
-use crate::pool::{on_pool, Engine, SqlStore};
+use crate::pool::{fetch_page, on_pool, Engine, SqlStore};
 use crate::rows::{FileMetaRow, FILE_META_COLUMNS};
 
 /// Rows per insert statement: 19 parameters a row stays under both engines' limits.
@@ -327,25 +327,18 @@ impl SqlStore {
              ORDER BY {column} {dir}, file_id {dir} LIMIT $6"
         );
         let after = page.after.as_ref();
-        let (rows, total): (Vec<FileMetaRow>, i64) = on_pool!(self, p => {
-            let rows = sqlx::query_as(&sql)
-                .bind(version_row)
-                .bind(ws.as_str())
-                .bind(after.and_then(|c| c.text.as_deref()).unwrap_or(""))
-                .bind(after.map_or(0, |c| c.key))
-                .bind(after.map(|c| c.id.as_str()))
-                .bind(i64::from(page.limit) + 1)
-                .fetch_all(p)
-                .await
-                .map_err(db_error)?;
-            let total = sqlx::query_scalar("SELECT COUNT(*) FROM file_metas WHERE version_id = $1 AND workspace_id = $2")
-                .bind(version_row)
-                .bind(ws.as_str())
-                .fetch_one(p)
-                .await
-                .map_err(db_error)?;
-            (rows, total)
-        });
+        let (rows, total): (Vec<FileMetaRow>, i64) = fetch_page!(
+            self,
+            &sql,
+            "SELECT COUNT(*) FROM file_metas WHERE version_id = $1 AND workspace_id = $2",
+            [version_row, ws.as_str()],
+            [
+                after.and_then(|c| c.text.as_deref()).unwrap_or(""),
+                after.map_or(0, |c| c.key),
+                after.map(|c| c.id.as_str())
+            ],
+            page.limit
+        );
         let items: Vec<FileMetaRecord> = rows.into_iter().map(FileMetaRecord::from).collect();
         Ok(Page::from_overfetch(items, page.limit, total, |f| {
             let mut cursor = Cursor::new(list, f.updated_at, f.file_id.clone());

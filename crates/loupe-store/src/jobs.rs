@@ -10,7 +10,7 @@ use loupe_core::version::VersionName;
 use loupe_core::{Error, ErrorCode, Result};
 
 use crate::errors::{db_error, unique_as};
-use crate::pool::{on_pool, Engine, SqlStore};
+use crate::pool::{fetch_page, on_pool, Engine, SqlStore};
 use crate::rows::{convert_all, JobRow, JOB_COLUMNS};
 
 /// The channel PostgreSQL workers listen on.
@@ -179,28 +179,14 @@ impl SqlStore {
         let version = filter.version.map(VersionName::number);
         let action = filter.action.map(|a| a.as_str());
         let after = page.after.as_ref();
-        let (rows, total): (Vec<JobRow>, i64) = on_pool!(self, p => {
-            let rows = sqlx::query_as(&sql)
-                .bind(ws.as_str())
-                .bind(dataset.as_str())
-                .bind(version)
-                .bind(action)
-                .bind(after.map(|c| c.key))
-                .bind(after.map(|c| c.id.as_str()))
-                .bind(i64::from(page.limit) + 1)
-                .fetch_all(p)
-                .await
-                .map_err(db_error)?;
-            let total = sqlx::query_scalar(&count_sql)
-                .bind(ws.as_str())
-                .bind(dataset.as_str())
-                .bind(version)
-                .bind(action)
-                .fetch_one(p)
-                .await
-                .map_err(db_error)?;
-            (rows, total)
-        });
+        let (rows, total): (Vec<JobRow>, i64) = fetch_page!(
+            self,
+            &sql,
+            &count_sql,
+            [ws.as_str(), dataset.as_str(), version, action],
+            [after.map(|c| c.key), after.map(|c| c.id.as_str())],
+            page.limit
+        );
         let jobs: Vec<DatasetJob> = convert_all(rows)?;
         Ok(Page::from_overfetch(jobs, page.limit, total, |j| {
             Cursor::new("jobs", j.create_time.millis(), j.dataset_job_id.to_string())
@@ -294,21 +280,14 @@ impl SqlStore {
             "SELECT uri, reason, created_at FROM job_failures WHERE job_id = $1 AND uri > $2 \
                            ORDER BY uri LIMIT $3";
         let after = page.after.as_ref().map_or("", |c| c.id.as_str());
-        let (rows, total): (Vec<(String, String, i64)>, i64) = on_pool!(self, p => {
-            let rows = sqlx::query_as(SQL)
-                .bind(id.as_str())
-                .bind(after)
-                .bind(i64::from(page.limit) + 1)
-                .fetch_all(p)
-                .await
-                .map_err(db_error)?;
-            let total = sqlx::query_scalar("SELECT COUNT(*) FROM job_failures WHERE job_id = $1")
-                .bind(id.as_str())
-                .fetch_one(p)
-                .await
-                .map_err(db_error)?;
-            (rows, total)
-        });
+        let (rows, total): (Vec<(String, String, i64)>, i64) = fetch_page!(
+            self,
+            SQL,
+            "SELECT COUNT(*) FROM job_failures WHERE job_id = $1",
+            [id.as_str()],
+            [after],
+            page.limit
+        );
         let items = rows
             .into_iter()
             .map(|(uri, reason, at)| JobFailure {
@@ -334,21 +313,14 @@ impl SqlStore {
             "SELECT id, at, level, message FROM job_logs WHERE job_id = $1 AND id > $2 \
                            ORDER BY id LIMIT $3";
         let after = page.after.as_ref().map_or(0, |c| c.key);
-        let (rows, total): (Vec<(i64, i64, String, String)>, i64) = on_pool!(self, p => {
-            let rows = sqlx::query_as(SQL)
-                .bind(id.as_str())
-                .bind(after)
-                .bind(i64::from(page.limit) + 1)
-                .fetch_all(p)
-                .await
-                .map_err(db_error)?;
-            let total = sqlx::query_scalar("SELECT COUNT(*) FROM job_logs WHERE job_id = $1")
-                .bind(id.as_str())
-                .fetch_one(p)
-                .await
-                .map_err(db_error)?;
-            (rows, total)
-        });
+        let (rows, total): (Vec<(i64, i64, String, String)>, i64) = fetch_page!(
+            self,
+            SQL,
+            "SELECT COUNT(*) FROM job_logs WHERE job_id = $1",
+            [id.as_str()],
+            [after],
+            page.limit
+        );
         let items = rows
             .into_iter()
             .map(|(row, at, level, message)| {

@@ -9,7 +9,7 @@ use loupe_core::workspace::ApiKey;
 use loupe_core::{Error, ErrorCode, Result};
 
 use crate::errors::db_error;
-use crate::pool::{on_pool, SqlStore};
+use crate::pool::{fetch_page, on_pool, SqlStore};
 use crate::rows::{convert_all, parse_role, ApiKeyRow, API_KEY_COLUMNS};
 
 const LIST: &str = "api_keys";
@@ -71,22 +71,14 @@ impl SqlStore {
              ORDER BY created_at DESC, id DESC LIMIT $4"
         );
         let after = page.after.as_ref();
-        let (rows, total): (Vec<ApiKeyRow>, i64) = on_pool!(self, p => {
-            let rows = sqlx::query_as(&sql)
-                .bind(ws.as_str())
-                .bind(after.map(|c| c.key))
-                .bind(after.map(|c| c.id.as_str()))
-                .bind(i64::from(page.limit) + 1)
-                .fetch_all(p)
-                .await
-                .map_err(db_error)?;
-            let total = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE workspace_id = $1")
-                .bind(ws.as_str())
-                .fetch_one(p)
-                .await
-                .map_err(db_error)?;
-            (rows, total)
-        });
+        let (rows, total): (Vec<ApiKeyRow>, i64) = fetch_page!(
+            self,
+            &sql,
+            "SELECT COUNT(*) FROM api_keys WHERE workspace_id = $1",
+            [ws.as_str()],
+            [after.map(|c| c.key), after.map(|c| c.id.as_str())],
+            page.limit
+        );
         let keys: Vec<ApiKey> = convert_all(rows)?;
         Ok(Page::from_overfetch(keys, page.limit, total, |k| {
             Cursor::new(LIST, k.gmt_create_time.millis(), k.key_id.to_string())

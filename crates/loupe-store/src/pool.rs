@@ -61,6 +61,30 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// One page of a list and the list's total, on either engine. Every list query binds
+/// its filters first (`$1…`), then the cursor, then the limit; the count query binds
+/// the filters alone. One extra row is fetched to tell whether another page follows.
+macro_rules! fetch_page {
+    ($store:expr, $sql:expr, $count_sql:expr, [$($filter:expr),*], [$($cursor:expr),*], $limit:expr) => {
+        $crate::pool::on_pool!($store, p => {
+            let rows = sqlx::query_as($sql)
+                $(.bind($filter))*
+                $(.bind($cursor))*
+                .bind(i64::from($limit) + 1)
+                .fetch_all(p)
+                .await
+                .map_err($crate::errors::db_error)?;
+            let total = sqlx::query_scalar($count_sql)
+                $(.bind($filter))*
+                .fetch_one(p)
+                .await
+                .map_err($crate::errors::db_error)?;
+            (rows, total)
+        })
+    };
+}
+pub(crate) use fetch_page;
+
 /// The metadata store on one engine.
 pub struct SqlStore {
     pub(crate) pool: Pool,

@@ -9,7 +9,7 @@ use loupe_core::{Error, ErrorCode, Result};
 
 use crate::errors::{dataset_not_found, db_error, unique_as};
 use crate::jobs::{insert_job_in_tx, insert_task_query, notify_in_tx};
-use crate::pool::{on_pool, Engine, SqlStore};
+use crate::pool::{fetch_page, on_pool, Engine, SqlStore};
 use crate::rows::{convert_all, VersionRow, VERSION_COLUMNS};
 use loupe_core::store::NewJobRecord;
 
@@ -127,23 +127,14 @@ impl SqlStore {
         const COUNT: &str =
             "SELECT COUNT(*) FROM dataset_versions WHERE workspace_id = $1 AND dataset_id = $2";
         let after = page.after.as_ref().map_or(0, |c| c.key);
-        let (rows, total): (Vec<VersionRow>, i64) = on_pool!(self, p => {
-            let rows = sqlx::query_as(&sql)
-                .bind(ws.as_str())
-                .bind(dataset.as_str())
-                .bind(after)
-                .bind(i64::from(page.limit) + 1)
-                .fetch_all(p)
-                .await
-                .map_err(db_error)?;
-            let total = sqlx::query_scalar(COUNT)
-                .bind(ws.as_str())
-                .bind(dataset.as_str())
-                .fetch_one(p)
-                .await
-                .map_err(db_error)?;
-            (rows, total)
-        });
+        let (rows, total): (Vec<VersionRow>, i64) = fetch_page!(
+            self,
+            &sql,
+            COUNT,
+            [ws.as_str(), dataset.as_str()],
+            [after],
+            page.limit
+        );
         let versions: Vec<DatasetVersion> = convert_all(rows)?;
         Ok(Page::from_overfetch(versions, page.limit, total, |v| {
             Cursor::new(LIST, v.version_name.number(), v.version_name.to_string())
