@@ -20,3 +20,30 @@ pub use s3::{S3Settings, S3Store, Timeouts};
 
 #[cfg(feature = "testing")]
 pub mod testing;
+
+/// What "test connection" says about a first listing: a refused listing is a report,
+/// not an error, so the caller learns which permission is missing.
+pub(crate) fn access_report(
+    location: &str,
+    first: Result<Option<String>, StorageError>,
+) -> Result<AccessReport, StorageError> {
+    match first {
+        Ok(sample_key) => {
+            let message = match &sample_key {
+                Some(key) => format!("listed {location}: found {key}"),
+                None => format!("listed {location}: nothing there yet"),
+            };
+            Ok(AccessReport {
+                can_list: true,
+                sample_key,
+                message,
+            })
+        }
+        Err(err @ StorageError::PermissionDenied { .. }) => Ok(AccessReport {
+            can_list: false,
+            sample_key: None,
+            message: err.to_string(),
+        }),
+        Err(err) => Err(err),
+    }
+}

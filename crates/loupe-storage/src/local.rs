@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt};
 
+use crate::access_report;
 use crate::{validate_key, AccessReport, ObjectMeta, ObjectStore, StorageError};
 
 use self::walk::Walk;
@@ -180,29 +181,8 @@ impl ObjectStore for LocalStore {
 
     async fn check(&self) -> Result<AccessReport, StorageError> {
         let first_page = self.list(1).next().await.transpose();
-        let location = self.uri_of("");
-        match first_page {
-            Ok(page) => {
-                let sample_key = page
-                    .and_then(|page| page.into_iter().next())
-                    .map(|meta| meta.key);
-                let message = match &sample_key {
-                    Some(key) => format!("listed {location}: found {key}"),
-                    None => format!("listed {location}: no files"),
-                };
-                Ok(AccessReport {
-                    can_list: true,
-                    sample_key,
-                    message,
-                })
-            }
-            Err(err @ StorageError::PermissionDenied { .. }) => Ok(AccessReport {
-                can_list: false,
-                sample_key: None,
-                message: err.to_string(),
-            }),
-            Err(err) => Err(err),
-        }
+        let sample = first_page.map(|page| page.and_then(|p| p.into_iter().next()).map(|m| m.key));
+        access_report(&self.uri_of(""), sample)
     }
 
     fn uri_of(&self, key: &str) -> String {

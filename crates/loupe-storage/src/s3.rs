@@ -13,6 +13,7 @@ use aws_sdk_s3::types::Object;
 use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt};
 
+use crate::access_report;
 use crate::{validate_key, AccessReport, ObjectMeta, ObjectStore, StorageError};
 
 use self::body::{read_bounded, Overflow};
@@ -258,27 +259,9 @@ impl ObjectStore for S3Store {
     }
 
     async fn check(&self) -> Result<AccessReport, StorageError> {
-        let location = self.uri_of("");
-        match self.list_page(1, None).await {
-            Ok((page, _)) => {
-                let sample_key = page.into_iter().next().map(|meta| meta.key);
-                let message = match &sample_key {
-                    Some(key) => format!("listed {location}: found {key}"),
-                    None => format!("listed {location}: no objects"),
-                };
-                Ok(AccessReport {
-                    can_list: true,
-                    sample_key,
-                    message,
-                })
-            }
-            Err(err @ StorageError::PermissionDenied { .. }) => Ok(AccessReport {
-                can_list: false,
-                sample_key: None,
-                message: err.to_string(),
-            }),
-            Err(err) => Err(err),
-        }
+        let first_page = self.list_page(1, None).await;
+        let sample = first_page.map(|(page, _)| page.into_iter().next().map(|m| m.key));
+        access_report(&self.uri_of(""), sample)
     }
 
     fn uri_of(&self, key: &str) -> String {
