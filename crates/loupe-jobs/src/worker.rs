@@ -17,6 +17,7 @@ use loupe_core::store::{ClaimedTask, Lease, TaskOutcome};
 use loupe_core::time::Timestamp;
 use rand::Rng;
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 use crate::build;
 
@@ -161,14 +162,19 @@ impl WorkerPool {
         let Some(task) = self.loupe.store().claim_task(now, lease_until).await? else {
             return Ok(false);
         };
-        self.execute(task).await?;
+        let span = tracing::info_span!(
+            "task",
+            job.id = %task.job.job_id,
+            task.key = %task.key,
+            task.attempt = task.attempt
+        );
+        // `instrument`, not `enter`: a guard held across `.await` would tag other tasks' logs.
+        self.execute(task).instrument(span).await?;
         Ok(true)
     }
 
     async fn execute(&self, task: ClaimedTask) -> loupe_core::Result<()> {
         let store = self.loupe.store();
-        let span = tracing::info_span!("task", job.id = %task.job.job_id, task.key = %task.key, task.attempt = task.attempt);
-        let _entered = span.enter();
         if task.attempt > task.max_attempts {
             let error = format!(
                 "gave up after {} attempts: the workers running it stopped answering",
