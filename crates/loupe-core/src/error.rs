@@ -89,6 +89,10 @@ pub enum ErrorCode {
     StorageUnavailable,
     /// A signed link is expired or its signature does not match.
     InvalidSignature,
+    /// A vector's length differs from its index's dimension.
+    VectorDimensionMismatch,
+    /// The vector index does not exist.
+    VectorIndexNotFound,
     /// A workspace with that name exists already.
     WorkspaceAlreadyExists,
     /// A dataset with that name exists already in this workspace.
@@ -123,7 +127,8 @@ impl ErrorCode {
             | DatasetAlreadyExists
             | ConnectionAlreadyExists
             | JobConflict => Category::Conflict,
-            StorageError => Category::Invalid,
+            StorageError | VectorDimensionMismatch => Category::Invalid,
+            VectorIndexNotFound => Category::NotFound,
             InvalidSignature => Category::Forbidden,
             PayloadTooLarge => Category::PayloadTooLarge,
             UnsupportedMediaType => Category::UnsupportedMediaType,

@@ -15,6 +15,7 @@ pub mod service;
 pub mod storage;
 pub mod store;
 pub mod time;
+pub mod vector;
 pub mod version;
 pub mod workspace;
 

@@ -6,10 +6,12 @@
 //! This is the start of the embedded store; segment files, quantisation and the server
 //! adapters come with the rest of the vector-store work.
 
+pub mod embedded;
 pub mod flat;
 pub mod kernel;
 pub mod topk;
 
+pub use embedded::EmbeddedVectorStore;
 pub use flat::FlatIndex;
 pub use kernel::dot;
 pub use topk::{Hit, TopK};
