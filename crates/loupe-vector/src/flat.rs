@@ -1,6 +1,6 @@
 //! Exact search over a flat, row-major f32 matrix.
 
-use crate::kernel::dot;
+use crate::kernel::dot_fn;
 use crate::topk::{Hit, TopK};
 
 /// Vectors of one dimension, stored row after row.
@@ -50,6 +50,7 @@ impl FlatIndex {
     /// The `k` rows with the highest dot product with `query`; with `candidates`, only
     /// those rows are scored (rows out of range are ignored).
     pub fn search(&self, query: &[f32], k: usize, candidates: Option<&[usize]>) -> Vec<Hit> {
+        let dot = dot_fn();
         let mut top = TopK::new(k);
         match candidates {
             Some(rows) => {
@@ -69,6 +70,7 @@ impl FlatIndex {
     /// Several queries in one pass over the matrix: each row is read from memory once
     /// and scored against every query while it is in cache.
     pub fn search_batch(&self, queries: &[&[f32]], k: usize) -> Vec<Vec<Hit>> {
+        let dot = dot_fn();
         let mut tops: Vec<TopK> = queries.iter().map(|_| TopK::new(k)).collect();
         for (row, vector) in self.data.chunks_exact(self.dim.max(1)).enumerate() {
             for (query, top) in queries.iter().zip(tops.iter_mut()) {

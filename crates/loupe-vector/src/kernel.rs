@@ -22,6 +22,11 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     (KERNEL.get_or_init(select).0)(a, b)
 }
 
+/// The kernel itself, for loops that score many rows: resolved once, called directly.
+pub fn dot_fn() -> fn(&[f32], &[f32]) -> f32 {
+    KERNEL.get_or_init(select).0
+}
+
 /// Which kernel [`dot`] uses on this machine, for logs and benchmarks.
 pub fn kernel_name() -> &'static str {
     KERNEL.get_or_init(select).1
