@@ -7,12 +7,14 @@
 //! segments in order into a [`FlatIndex`] per set; deleted rows become tombstones.
 //!
 //! Not yet here: memory-mapped segments, compaction, quantisation, threads per segment.
+//! Segments keep the record id and file meta id with each vector; the other seed fields
+//! are for the server adapters, whose databases are queried by them.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use loupe_core::vector::{
@@ -88,9 +90,15 @@ struct Index {
     sets: HashMap<String, IndexSet>,
 }
 
-/// The embedded store under one folder.
-#[derive(Debug)]
+/// The embedded store under one folder. Every call runs on the blocking pool: scans of a
+/// million vectors and fsyncs must not stall the async runtime.
+#[derive(Debug, Clone)]
 pub struct EmbeddedVectorStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     root: PathBuf,
     indexes: RwLock<HashMap<String, Index>>,
 }
@@ -173,12 +181,27 @@ impl EmbeddedVectorStore {
     /// A store under `root` (created if missing). Indexes load when first ensured.
     pub fn open(root: &Path) -> Result<Self> {
         fs::create_dir_all(root).map_err(|e| io_error("creating its folder", e))?;
-        Ok(Self {
+        let inner = Inner {
             root: root.to_path_buf(),
             indexes: RwLock::new(HashMap::new()),
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
         })
     }
 
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Inner) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || work(&inner))
+            .await
+            .map_err(|e| Error::internal("vector store task", e.to_string()))?
+    }
+}
+
+impl Inner {
     fn index_dir(&self, index: &str) -> PathBuf {
         self.root.join(folder_name(index))
     }
@@ -238,9 +261,9 @@ impl EmbeddedVectorStore {
     }
 }
 
-#[async_trait]
-impl VectorStore for EmbeddedVectorStore {
-    async fn ensure_index(&self, spec: &IndexSpec) -> Result<()> {
+/// The store's operations, run synchronously on the blocking pool.
+impl Inner {
+    fn ensure_index(&self, spec: &IndexSpec) -> Result<()> {
         let mut indexes = self
             .indexes
             .write()
@@ -279,7 +302,7 @@ impl VectorStore for EmbeddedVectorStore {
         Ok(())
     }
 
-    async fn upsert(&self, index: &str, records: &[VectorRecord]) -> Result<()> {
+    fn upsert(&self, index: &str, records: &[VectorRecord]) -> Result<()> {
         let mut indexes = self
             .indexes
             .write()
@@ -320,7 +343,7 @@ impl VectorStore for EmbeddedVectorStore {
         Ok(())
     }
 
-    async fn delete(
+    fn delete(
         &self,
         index: &str,
         index_set_id: &str,
@@ -358,7 +381,7 @@ impl VectorStore for EmbeddedVectorStore {
         Ok(())
     }
 
-    async fn search(&self, index: &str, query: &VectorQuery<'_>) -> Result<Vec<VectorHit>> {
+    fn search(&self, index: &str, query: &VectorQuery<'_>) -> Result<Vec<VectorHit>> {
         let indexes = self
             .indexes
             .read()
@@ -398,7 +421,7 @@ impl VectorStore for EmbeddedVectorStore {
             .collect())
     }
 
-    async fn count(&self, index: &str, index_set_id: &str) -> Result<usize> {
+    fn count(&self, index: &str, index_set_id: &str) -> Result<usize> {
         let indexes = self
             .indexes
             .read()
@@ -407,7 +430,7 @@ impl VectorStore for EmbeddedVectorStore {
         Ok(state.sets.get(index_set_id).map_or(0, IndexSet::count))
     }
 
-    async fn drop_index(&self, index: &str) -> Result<()> {
+    fn drop_index(&self, index: &str) -> Result<()> {
         let mut indexes = self
             .indexes
             .write()
@@ -419,5 +442,64 @@ impl VectorStore for EmbeddedVectorStore {
             }
             _ => Ok(()),
         }
+    }
+}
+
+#[async_trait]
+impl VectorStore for EmbeddedVectorStore {
+    async fn ensure_index(&self, spec: &IndexSpec) -> Result<()> {
+        let spec = spec.clone();
+        self.blocking(move |inner| inner.ensure_index(&spec)).await
+    }
+
+    async fn upsert(&self, index: &str, records: &[VectorRecord]) -> Result<()> {
+        let (index, records) = (index.to_string(), records.to_vec());
+        self.blocking(move |inner| inner.upsert(&index, &records))
+            .await
+    }
+
+    async fn delete(
+        &self,
+        index: &str,
+        index_set_id: &str,
+        file_meta_ids: Option<&[String]>,
+    ) -> Result<()> {
+        let (index, set, files) = (
+            index.to_string(),
+            index_set_id.to_string(),
+            file_meta_ids.map(<[String]>::to_vec),
+        );
+        self.blocking(move |inner| inner.delete(&index, &set, files.as_deref()))
+            .await
+    }
+
+    async fn search(&self, index: &str, query: &VectorQuery<'_>) -> Result<Vec<VectorHit>> {
+        let index = index.to_string();
+        let (set, vector, k) = (
+            query.index_set_id.to_string(),
+            query.vector.to_vec(),
+            query.k,
+        );
+        let candidates = query.candidates.map(<[String]>::to_vec);
+        self.blocking(move |inner| {
+            let query = VectorQuery {
+                index_set_id: &set,
+                vector: &vector,
+                k,
+                candidates: candidates.as_deref(),
+            };
+            inner.search(&index, &query)
+        })
+        .await
+    }
+
+    async fn count(&self, index: &str, index_set_id: &str) -> Result<usize> {
+        let (index, set) = (index.to_string(), index_set_id.to_string());
+        self.blocking(move |inner| inner.count(&index, &set)).await
+    }
+
+    async fn drop_index(&self, index: &str) -> Result<()> {
+        let index = index.to_string();
+        self.blocking(move |inner| inner.drop_index(&index)).await
     }
 }
