@@ -113,6 +113,17 @@ fn run(dir: &std::path::Path, dim: usize) {
         queries.len() as f64 / (total / 1000.0)
     );
 
+    let mut split: Vec<f64> = queries
+        .iter()
+        .map(|q| {
+            let started = Instant::now();
+            std::hint::black_box(index.search_parallel(q, 10, 2));
+            started.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    split.sort_by(f64::total_cmp);
+    println!("single_split_p50_2t {:.2} ms", percentile(&split, 0.5));
+
     let started = Instant::now();
     std::thread::scope(|s| {
         for half in queries.chunks(queries.len() / 2) {

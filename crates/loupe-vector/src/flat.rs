@@ -67,6 +67,39 @@ impl FlatIndex {
         top.into_sorted()
     }
 
+    /// Like [`FlatIndex::search`] over every row, with the rows split across `threads`
+    /// threads whose top-k lists are merged: one query's latency then falls with the
+    /// memory bandwidth the extra cores bring.
+    pub fn search_parallel(&self, query: &[f32], k: usize, threads: usize) -> Vec<Hit> {
+        let rows = self.len();
+        let threads = threads.clamp(1, rows.max(1));
+        if threads == 1 {
+            return self.search(query, k, None);
+        }
+        let per_thread = rows.div_ceil(threads);
+        let dot = dot_fn();
+        let parts: Vec<TopK> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    s.spawn(move || {
+                        let mut top = TopK::new(k);
+                        let end = ((t + 1) * per_thread).min(rows);
+                        for row in t * per_thread..end {
+                            top.push(row, dot(query, self.row(row)));
+                        }
+                        top
+                    })
+                })
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        });
+        let mut merged = TopK::new(k);
+        for hit in parts.into_iter().flat_map(TopK::into_sorted) {
+            merged.push(hit.row, hit.score);
+        }
+        merged.into_sorted()
+    }
+
     /// Several queries in one pass over the matrix: each row is read from memory once
     /// and scored against every query while it is in cache.
     pub fn search_batch(&self, queries: &[&[f32]], k: usize) -> Vec<Vec<Hit>> {

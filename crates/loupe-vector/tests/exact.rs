@@ -51,6 +51,14 @@ fn exact_search_is_the_brute_force_top_k() {
                 .map(|h| h.row)
                 .collect();
             assert_eq!(single, expected, "dim {dim}");
+            for threads in [2, 3] {
+                let split: Vec<usize> = index
+                    .search_parallel(query, 10, threads)
+                    .iter()
+                    .map(|h| h.row)
+                    .collect();
+                assert_eq!(split, expected, "split over {threads} threads, dim {dim}");
+            }
             let batch: Vec<usize> = batch.iter().map(|h| h.row).collect();
             assert_eq!(batch, expected, "batched, dim {dim}");
             let candidates: Vec<usize> = (0..vectors.len()).step_by(7).collect();
