@@ -202,6 +202,19 @@ impl EmbeddedVectorStore {
 }
 
 impl Inner {
+    /// A panic while the lock was held leaves the maps in an unknown state: refuse to go on.
+    fn write_indexes(&self) -> Result<std::sync::RwLockWriteGuard<'_, HashMap<String, Index>>> {
+        self.indexes
+            .write()
+            .map_err(|_| Error::internal("vector store", "poisoned lock"))
+    }
+
+    fn read_indexes(&self) -> Result<std::sync::RwLockReadGuard<'_, HashMap<String, Index>>> {
+        self.indexes
+            .read()
+            .map_err(|_| Error::internal("vector store", "poisoned lock"))
+    }
+
     fn index_dir(&self, index: &str) -> PathBuf {
         self.root.join(folder_name(index))
     }
@@ -264,10 +277,7 @@ impl Inner {
 /// The store's operations, run synchronously on the blocking pool.
 impl Inner {
     fn ensure_index(&self, spec: &IndexSpec) -> Result<()> {
-        let mut indexes = self
-            .indexes
-            .write()
-            .map_err(|_| Error::internal("vector store", "poisoned lock"))?;
+        let mut indexes = self.write_indexes()?;
         if let Some(existing) = indexes.get(&spec.name) {
             if existing.spec.dim != spec.dim {
                 return Err(dimension_mismatch(&spec.name, existing.spec.dim, spec.dim));
@@ -303,10 +313,7 @@ impl Inner {
     }
 
     fn upsert(&self, index: &str, records: &[VectorRecord]) -> Result<()> {
-        let mut indexes = self
-            .indexes
-            .write()
-            .map_err(|_| Error::internal("vector store", "poisoned lock"))?;
+        let mut indexes = self.write_indexes()?;
         let state = indexes
             .get_mut(index)
             .ok_or_else(|| index_not_found(index))?;
@@ -349,10 +356,7 @@ impl Inner {
         index_set_id: &str,
         file_meta_ids: Option<&[String]>,
     ) -> Result<()> {
-        let mut indexes = self
-            .indexes
-            .write()
-            .map_err(|_| Error::internal("vector store", "poisoned lock"))?;
+        let mut indexes = self.write_indexes()?;
         let state = indexes
             .get_mut(index)
             .ok_or_else(|| index_not_found(index))?;
@@ -382,10 +386,7 @@ impl Inner {
     }
 
     fn search(&self, index: &str, query: &VectorQuery<'_>) -> Result<Vec<VectorHit>> {
-        let indexes = self
-            .indexes
-            .read()
-            .map_err(|_| Error::internal("vector store", "poisoned lock"))?;
+        let indexes = self.read_indexes()?;
         let state = indexes.get(index).ok_or_else(|| index_not_found(index))?;
         if query.vector.len() != state.spec.dim {
             return Err(dimension_mismatch(
@@ -422,19 +423,13 @@ impl Inner {
     }
 
     fn count(&self, index: &str, index_set_id: &str) -> Result<usize> {
-        let indexes = self
-            .indexes
-            .read()
-            .map_err(|_| Error::internal("vector store", "poisoned lock"))?;
+        let indexes = self.read_indexes()?;
         let state = indexes.get(index).ok_or_else(|| index_not_found(index))?;
         Ok(state.sets.get(index_set_id).map_or(0, IndexSet::count))
     }
 
     fn drop_index(&self, index: &str) -> Result<()> {
-        let mut indexes = self
-            .indexes
-            .write()
-            .map_err(|_| Error::internal("vector store", "poisoned lock"))?;
+        let mut indexes = self.write_indexes()?;
         indexes.remove(index);
         match fs::remove_dir_all(self.index_dir(index)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
