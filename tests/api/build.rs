@@ -69,6 +69,16 @@ async fn job(app: &TestApp, dataset: &str, job: &str) -> Value {
     .ok()
 }
 
+/// A job's `(TotalFileCount, CompletedFileCount, FailedFileCount)`.
+fn counts(job: &Value) -> (i64, i64, i64) {
+    let count = |field: &str| job[field].as_i64().unwrap_or(-1);
+    (
+        count("TotalFileCount"),
+        count("CompletedFileCount"),
+        count("FailedFileCount"),
+    )
+}
+
 async fn files(app: &TestApp, dataset: &str) -> Vec<Value> {
     let mut all = Vec::new();
     let mut url =
@@ -102,14 +112,7 @@ async fn build_registers_images_with_dimensions_and_fingerprints(app: &TestApp) 
 
     let done = job(app, &dataset, &job_id).await;
     assert_eq!(done["Status"], "Succeeded", "{done}");
-    assert_eq!(
-        (
-            done["TotalFileCount"].as_i64(),
-            done["CompletedFileCount"].as_i64()
-        ),
-        (Some(5), Some(5))
-    );
-    assert_eq!(done["FailedFileCount"], 0);
+    assert_eq!(counts(&done), (5, 5, 0));
     assert!(done["FinishTime"].is_string());
     let version = app
         .get(
@@ -172,13 +175,7 @@ async fn bad_files_become_failures_with_reasons(app: &TestApp) {
 
     let done = job(app, &dataset, &job_id).await;
     assert_eq!(done["Status"], "PartiallySucceeded", "{done}");
-    assert_eq!(
-        (
-            done["CompletedFileCount"].as_i64(),
-            done["FailedFileCount"].as_i64()
-        ),
-        (Some(1), Some(4))
-    );
+    assert_eq!((counts(&done).1, counts(&done).2), (1, 4));
     let failures = app
         .get(
             &format!("/api/v1/datasets/{dataset}/datasetjobs/{job_id}/failures?MaxResults=10"),
@@ -380,13 +377,7 @@ async fn two_workers_share_one_job_and_run_each_task_once(app: &TestApp) {
 
     let done = job(app, &dataset, &job_id).await;
     assert_eq!(done["Status"], "Succeeded", "{done}");
-    assert_eq!(
-        (
-            done["TotalFileCount"].as_i64(),
-            done["CompletedFileCount"].as_i64()
-        ),
-        (Some(40), Some(40))
-    );
+    assert_eq!((counts(&done).0, counts(&done).1), (40, 40));
     let states = app.test_store().task_states(&job_id).await;
     assert_eq!(
         states.len(),

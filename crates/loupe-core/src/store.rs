@@ -390,8 +390,6 @@ pub trait JobStore: Send + Sync + 'static {
         counts: FileCounts,
         at: Timestamp,
     ) -> Result<()>;
-    /// Jobs that are not final, oldest first (for the worker's start-up log and tests).
-    async fn active_job_count(&self) -> Result<i64>;
 }
 
 /// A job's file counters.

@@ -312,10 +312,6 @@ impl JobStore for SqlStore {
     ) -> Result<()> {
         self.complete(job, status, message, counts, at).await
     }
-
-    async fn active_job_count(&self) -> Result<i64> {
-        self.active_jobs().await
-    }
 }
 
 #[async_trait]

@@ -305,11 +305,4 @@ impl SqlStore {
             .map(drop)
             .map_err(db_error))
     }
-
-    pub(crate) async fn active_jobs(&self) -> Result<i64> {
-        on_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status IN ('Pending', 'Running')")
-            .fetch_one(p)
-            .await
-            .map_err(db_error))
-    }
 }
