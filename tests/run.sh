@@ -72,6 +72,15 @@ if [ ! -x "$S3S_FS" ]; then
 fi
 export LOUPE_TEST_S3S_FS="$S3S_FS"
 
+# Vector databases and other servers the adapter tests talk to: each script installs
+# its server once (outside the clone) and exports where the tests find it.
+mkdir -p "$HOME/.cache/loupe-test"
+for backend in tests/backends/*.sh; do
+  [ -e "$backend" ] || continue
+  # shellcheck source=/dev/null
+  source "$backend"
+done
+
 if command -v rustup >/dev/null 2>&1; then
   rustup component add rustfmt clippy >/dev/null 2>&1 || true
 fi

@@ -93,6 +93,10 @@ pub enum ErrorCode {
     VectorDimensionMismatch,
     /// The vector index does not exist.
     VectorIndexNotFound,
+    /// The vector database refused the request (bad settings, credentials or index mapping); the message says which.
+    VectorStoreError,
+    /// The vector database failed or timed out; retry later.
+    VectorStoreUnavailable,
     /// A workspace with that name exists already.
     WorkspaceAlreadyExists,
     /// A dataset with that name exists already in this workspace.
@@ -127,12 +131,14 @@ impl ErrorCode {
             | DatasetAlreadyExists
             | ConnectionAlreadyExists
             | JobConflict => Category::Conflict,
-            StorageError | VectorDimensionMismatch => Category::Invalid,
+            StorageError | VectorDimensionMismatch | VectorStoreError => Category::Invalid,
             VectorIndexNotFound => Category::NotFound,
             InvalidSignature => Category::Forbidden,
             PayloadTooLarge => Category::PayloadTooLarge,
             UnsupportedMediaType => Category::UnsupportedMediaType,
-            StoreUnavailable | RequestTimeout | StorageUnavailable => Category::Unavailable,
+            StoreUnavailable | RequestTimeout | StorageUnavailable | VectorStoreUnavailable => {
+                Category::Unavailable
+            }
             InternalError => Category::Internal,
         }
     }
@@ -166,6 +172,19 @@ impl Error {
     ) -> Self {
         Self {
             code: ErrorCode::InternalError,
+            message: message.into(),
+            cause: Some(cause.into()),
+        }
+    }
+
+    /// An error with a code, a client-facing message and a cause that is logged only.
+    pub fn with_cause(
+        code: ErrorCode,
+        message: impl Into<String>,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            code,
             message: message.into(),
             cause: Some(cause.into()),
         }

@@ -16,6 +16,7 @@ pub mod storage;
 pub mod store;
 pub mod time;
 pub mod vector;
+pub mod vectordb;
 pub mod version;
 pub mod workspace;
 

@@ -106,3 +106,24 @@ pub fn index_not_found(index: &str) -> Error {
         format!("vector index '{index}' not found"),
     )
 }
+
+/// The error for a vector database that refused a request (bad settings, credentials or
+/// mapping): `what` names the operation and the server's reason, never a secret.
+pub fn refused(store: &str, what: impl std::fmt::Display) -> Error {
+    Error::new(
+        ErrorCode::VectorStoreError,
+        format!("{store} refused the request: {what}"),
+    )
+}
+
+/// The error for a vector database that is down or timed out after the retries.
+pub fn unavailable(
+    store: &str,
+    cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> Error {
+    Error::with_cause(
+        ErrorCode::VectorStoreUnavailable,
+        format!("the vector database ({store}) is unavailable, retry later"),
+        cause,
+    )
+}

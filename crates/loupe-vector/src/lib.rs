@@ -6,6 +6,8 @@
 //! This is the start of the embedded store; segment files, quantisation and the server
 //! adapters come with the rest of the vector-store work.
 
+#[cfg(feature = "testing")]
+pub mod conformance;
 pub mod embedded;
 pub mod flat;
 pub mod kernel;

@@ -159,3 +159,15 @@ async fn committed_vectors_survive_reopening_and_a_crash_mid_write() {
         ErrorCode::VectorIndexNotFound
     );
 }
+
+#[tokio::test]
+async fn passes_the_conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedVectorStore::open(dir.path()).unwrap();
+    loupe_vector::conformance::run(
+        &store,
+        "embedded",
+        loupe_vector::conformance::Ranking::Exact,
+    )
+    .await;
+}
