@@ -89,6 +89,11 @@ pub trait VectorStore: Send + Sync + 'static {
     async fn count(&self, index: &str, index_set_id: &str) -> Result<usize>;
     /// Removes an index and everything in it.
     async fn drop_index(&self, index: &str) -> Result<()>;
+    /// Proves the store answers and accepts the credentials (the connection test action):
+    /// one cheap authenticated request. Embedded stores are always there.
+    async fn check(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The error for a vector of the wrong length.
