@@ -22,6 +22,8 @@ pub mod milvus;
 pub mod opensearch;
 pub mod pgvector;
 pub mod retry;
+#[cfg(any(feature = "elasticsearch", feature = "opensearch"))]
+mod search_engine;
 
 /// Opens the adapter for a parsed connection.
 pub async fn open(settings: &VectorDbSettings) -> Result<Arc<dyn VectorStore>> {
