@@ -2,14 +2,17 @@
 //!
 //! `vector_bench gen DIR N DIM SEED` writes `DIR/data.f32` (N random unit vectors) and
 //! `DIR/queries.f32` (64 of them), little-endian f32, so every peer reads the same bytes.
-//! `vector_bench run DIR DIM` loads them into a `FlatIndex` and prints one line per
-//! measurement: `name value unit`, plus the top-10 rows of the first query for the
-//! script to compare with the peers.
+//! `vector_bench run DIR DIM` loads them as one block with its f16 and int8 copies (what
+//! a segment maps) and prints one line per measurement, `name value unit`: read
+//! bandwidth, exact single queries split over 1 and 2 threads, 64-query batches, and the
+//! quantised passes with their exact rerank and recall, plus the top-10 rows of the
+//! first query for the script to compare with the peers.
 
 use std::io::{Read, Write};
 use std::time::Instant;
 
-use loupe_vector::{kernel, FlatIndex};
+use loupe_vector::scan::{self, Block, I8Rows, Pass, Plan};
+use loupe_vector::{kernel, quant};
 
 const QUERIES: usize = 64;
 
@@ -74,95 +77,165 @@ fn main() {
     }
 }
 
+/// Every encoding of the data, as one in-memory block, the shape a segment maps.
+struct Encoded {
+    f16: Vec<u16>,
+    i8: Vec<i8>,
+    scales: Vec<f32>,
+    sums: Vec<i32>,
+}
+
+fn encode(data: &[f32], dim: usize) -> Encoded {
+    let mut e = Encoded {
+        f16: quant::to_f16(data),
+        i8: Vec::with_capacity(data.len()),
+        scales: Vec::new(),
+        sums: Vec::new(),
+    };
+    for row in data.chunks_exact(dim) {
+        let (q, scale) = quant::to_i8(row);
+        e.sums.push(q.iter().map(|&x| i32::from(x)).sum());
+        e.i8.extend(q);
+        e.scales.push(scale);
+    }
+    e
+}
+
+/// Per-query latencies in ms, sorted.
+fn latencies(queries: &[&[f32]], mut search: impl FnMut(&[f32])) -> Vec<f64> {
+    let mut lat: Vec<f64> = queries
+        .iter()
+        .map(|q| {
+            let started = Instant::now();
+            search(q);
+            started.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    lat.sort_by(f64::total_cmp);
+    lat
+}
+
+fn report(name: &str, lat: &[f64]) {
+    let total: f64 = lat.iter().sum();
+    println!("{name}_p50 {:.2} ms", percentile(lat, 0.5));
+    println!("{name}_qps {:.1} qps", lat.len() as f64 / (total / 1000.0));
+}
+
+/// Reads every byte of `data` once on `threads` threads (a dot with a cached vector of
+/// ones): the floor for any exact scan of these bytes.
+fn bandwidth(data: &[f32], dim: usize, threads: usize) -> f64 {
+    let ones = vec![1.0f32; dim];
+    let dot = kernel::dot_fn();
+    let rows = data.len() / dim;
+    let per = rows.div_ceil(threads) * dim;
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for part in data.chunks(per) {
+            let ones = &ones;
+            s.spawn(move || {
+                std::hint::black_box(part.chunks_exact(dim).map(|r| dot(r, ones)).sum::<f32>())
+            });
+        }
+    });
+    (data.len() * 4) as f64 / started.elapsed().as_secs_f64() / 1e9
+}
+
 fn run(dir: &std::path::Path, dim: usize) {
     let data = read_vectors(&dir.join("data.f32"));
     let queries = read_vectors(&dir.join("queries.f32"));
-    let mut index = FlatIndex::new(dim);
-    for row in data.chunks_exact(dim) {
-        index.push(row);
-    }
     let queries: Vec<&[f32]> = queries.chunks_exact(dim).collect();
+    let enc = encode(&data, dim);
+    let block = Block {
+        dim,
+        f32: &data,
+        f16: Some(&enc.f16),
+        i8: Some(I8Rows {
+            values: &enc.i8,
+            scales: &enc.scales,
+            sums: &enc.sums,
+        }),
+        live: None,
+        base: 0,
+    };
+    let blocks = [block];
     println!("kernel {} -", kernel::kernel_name());
+    // Warm the page cache and the CPU's frequency before measuring anything.
+    bandwidth(&data, dim, 2);
+    for threads in [1, 2] {
+        println!(
+            "read_bandwidth_{threads}t {:.2} GB/s",
+            bandwidth(&data, dim, threads)
+        );
+    }
 
-    // Memory bandwidth: one SIMD read of the same bytes (a dot with a cached vector of
-    // ones), the floor for an exact scan.
-    let ones = vec![1.0f32; dim];
-    let dot = kernel::dot_fn();
-    let started = Instant::now();
-    let sum: f32 = data.chunks_exact(dim).map(|row| dot(row, &ones)).sum();
-    let seconds = started.elapsed().as_secs_f64();
-    println!(
-        "read_bandwidth {:.2} GB/s",
-        (data.len() * 4) as f64 / seconds / 1e9
-    );
-    std::hint::black_box(sum);
-
-    let mut latencies: Vec<f64> = queries
+    let exact: Vec<Vec<usize>> = queries
         .iter()
         .map(|q| {
-            let started = Instant::now();
-            std::hint::black_box(index.search(q, 10, None));
-            started.elapsed().as_secs_f64() * 1000.0
+            scan::search(&blocks, q, 10, &Plan::default())
+                .iter()
+                .map(|h| h.row)
+                .collect()
         })
         .collect();
-    latencies.sort_by(f64::total_cmp);
-    let total: f64 = latencies.iter().sum();
-    println!("single_p50 {:.2} ms", percentile(&latencies, 0.5));
-    println!(
-        "single_qps_1t {:.1} qps",
-        queries.len() as f64 / (total / 1000.0)
-    );
-
-    let mut split: Vec<f64> = queries
-        .iter()
-        .map(|q| {
-            let started = Instant::now();
-            std::hint::black_box(index.search_parallel(q, 10, 2));
-            started.elapsed().as_secs_f64() * 1000.0
-        })
-        .collect();
-    split.sort_by(f64::total_cmp);
-    println!("single_split_p50_2t {:.2} ms", percentile(&split, 0.5));
-
+    for threads in [1, 2] {
+        let plan = Plan {
+            threads,
+            ..Plan::default()
+        };
+        let lat = latencies(&queries, |q| {
+            std::hint::black_box(scan::search(&blocks, q, 10, &plan));
+        });
+        report(&format!("single_{threads}t"), &lat);
+    }
+    // Two queries at once, one thread each: throughput when requests run side by side.
     let started = Instant::now();
     std::thread::scope(|s| {
         for half in queries.chunks(queries.len() / 2) {
-            let index = &index;
+            let blocks = &blocks;
             s.spawn(move || {
                 for q in half {
-                    std::hint::black_box(index.search(q, 10, None));
+                    std::hint::black_box(scan::search(blocks, q, 10, &Plan::default()));
                 }
             });
         }
     });
     println!(
-        "single_qps_2t {:.1} qps",
+        "single_concurrent_qps_2t {:.1} qps",
         queries.len() as f64 / started.elapsed().as_secs_f64()
     );
 
-    let started = Instant::now();
-    std::hint::black_box(index.search_batch(&queries, 10));
-    println!(
-        "batch64_qps_1t {:.1} qps",
-        queries.len() as f64 / started.elapsed().as_secs_f64()
-    );
+    for threads in [1, 2] {
+        let started = Instant::now();
+        std::hint::black_box(scan::search_batch(&blocks, &queries, 10, threads));
+        println!(
+            "batch64_qps_{threads}t {:.1} qps",
+            queries.len() as f64 / started.elapsed().as_secs_f64()
+        );
+    }
 
-    let started = Instant::now();
-    std::thread::scope(|s| {
-        for half in queries.chunks(queries.len() / 2) {
-            let index = &index;
-            s.spawn(move || std::hint::black_box(index.search_batch(half, 10)));
+    for (name, pass) in [("f16", Pass::F16), ("int8", Pass::Int8)] {
+        for threads in [1, 2] {
+            let plan = Plan {
+                pass,
+                oversample: 10,
+                threads,
+            };
+            let mut found = 0;
+            let mut got = Vec::new();
+            let lat = latencies(&queries, |q| got.push(scan::search(&blocks, q, 10, &plan)));
+            for (hits, truth) in got.iter().zip(&exact) {
+                found += hits.iter().filter(|h| truth.contains(&h.row)).count();
+            }
+            report(&format!("{name}_rerank_{threads}t"), &lat);
+            if threads == 2 {
+                println!(
+                    "{name}_recall10 {:.4} -",
+                    found as f64 / (10 * queries.len()) as f64
+                );
+            }
         }
-    });
-    println!(
-        "batch64_qps_2t {:.1} qps",
-        queries.len() as f64 / started.elapsed().as_secs_f64()
-    );
+    }
 
-    let top: Vec<String> = index
-        .search(queries[0], 10, None)
-        .iter()
-        .map(|h| h.row.to_string())
-        .collect();
+    let top: Vec<String> = exact[0].iter().map(|r| r.to_string()).collect();
     println!("top10 {} -", top.join(","));
 }

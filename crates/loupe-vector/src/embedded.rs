@@ -1,20 +1,28 @@
-//! The embedded vector store: one folder per index, one sub-folder per index set, and
-//! in it an append-only log of segment files, each one batch of upserts or deletes.
+//! The embedded vector store, Loupe's default: one folder per index, one sub-folder per
+//! index set, and in it a log of immutable files named by sequence number:
+//! - `NNNNNNNNNNNN.seg`: a batch of upserts (vectors, optional quantised copies, ids),
+//!   memory-mapped for search (see [`crate::segment`]);
+//! - `NNNNNNNNNNNN.del`: tombstones, the file meta ids deleted at that point;
+//! - `MANIFEST`: the files that make up the set, in order.
 //!
-//! A segment is written to a temporary name, fsynced, then renamed into place (and
-//! the folder fsynced), so a crash mid-write leaves at most a stray temporary file that
-//! is never read: what was committed before stays intact. Opening an index replays its
-//! segments in order into a [`FlatIndex`] per set; deleted rows become tombstones.
+//! Every write creates its file under a temporary name, fsyncs and renames it, then
+//! replaces the manifest the same way. The manifest is the commit point: a crash before
+//! it leaves an unlisted file that the next open deletes, so what was committed before
+//! stays intact and a batch is either wholly there or not at all.
 //!
-//! Not yet here: memory-mapped segments, compaction, quantisation, threads per segment.
-//! Segments keep the record id and file meta id with each vector; the other seed fields
-//! are for the server adapters, whose databases are queried by them.
+//! Opening replays the log: an upsert of an existing record id kills the older row, a
+//! tombstone kills every row of its file metas. Dead rows are skipped by the scan until
+//! compaction rewrites the live rows into one segment, which happens when a set has too
+//! many segments or too many dead rows.
+//!
+//! Each index set has its own lock, so searches run in parallel with each other and
+//! with writes to other sets; every call runs on the blocking pool.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 use loupe_core::vector::{
@@ -23,84 +31,106 @@ use loupe_core::vector::{
 };
 use loupe_core::{Error, Result};
 
-use crate::flat::FlatIndex;
+use crate::scan::{self, Block, Pass, Plan};
+use crate::segment::{self, Encodings, Row, Segment};
+use crate::topk::Hit;
 
-const MAGIC: &[u8; 6] = b"LPSEG1";
-const OP_UPSERT: u8 = 1;
-const OP_DELETE: u8 = 2;
+const MANIFEST: &str = "MANIFEST";
+const MANIFEST_HEADER: &str = "loupe-manifest 1";
+/// Renamed-away folders waiting to be removed; hex-named folders never start with '.'.
+const TRASH_PREFIX: &str = ".trash-";
 
-/// One index set in memory.
-#[derive(Debug, Default)]
-struct IndexSet {
-    flat: FlatIndex,
-    /// Per row: record id and file meta id.
-    rows: Vec<(String, String)>,
-    live: Vec<bool>,
-    by_id: HashMap<String, usize>,
-    by_file: HashMap<String, Vec<usize>>,
-    dead: usize,
-    segments: u64,
+/// Which quantised copy the first pass of a search reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Quantization {
+    /// None: exact f32 scan.
+    #[default]
+    None,
+    /// Half floats, then an exact f32 rerank.
+    F16,
+    /// Int8, then an exact f32 rerank.
+    Int8,
 }
 
-impl IndexSet {
-    fn new(dim: usize) -> Self {
+impl std::str::FromStr for Quantization {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" | "f32" => Ok(Self::None),
+            "f16" => Ok(Self::F16),
+            "int8" | "i8" => Ok(Self::Int8),
+            _ => Err(format!(
+                "'{s}' is not a quantization: use none, f16 or int8"
+            )),
+        }
+    }
+}
+
+/// How the store writes and searches.
+#[derive(Debug, Clone, Copy)]
+pub struct EmbeddedOptions {
+    /// The quantised copy new segments carry and searches read first.
+    pub quantization: Quantization,
+    /// Candidates per wanted hit that a quantised pass hands to the exact rerank.
+    pub oversample: usize,
+    /// Threads one search may use.
+    pub threads: usize,
+    /// Compact a set when it has more segments than this.
+    pub max_segments: usize,
+    /// Compact a set when this share of its rows is dead.
+    pub max_dead_ratio: f64,
+}
+
+impl Default for EmbeddedOptions {
+    fn default() -> Self {
         Self {
-            flat: FlatIndex::new(dim),
-            ..Self::default()
+            quantization: Quantization::None,
+            oversample: 10,
+            threads: std::thread::available_parallelism().map_or(1, usize::from),
+            max_segments: 32,
+            max_dead_ratio: 0.3,
         }
-    }
-
-    fn kill(&mut self, row: usize) {
-        if std::mem::replace(&mut self.live[row], false) {
-            self.dead += 1;
-        }
-    }
-
-    fn upsert(&mut self, id: &str, file_meta_id: &str, vector: &[f32]) {
-        if let Some(&old) = self.by_id.get(id) {
-            self.kill(old);
-        }
-        let Some(row) = self.flat.push(vector) else {
-            return;
-        };
-        self.rows.push((id.to_string(), file_meta_id.to_string()));
-        self.live.push(true);
-        self.by_id.insert(id.to_string(), row);
-        self.by_file
-            .entry(file_meta_id.to_string())
-            .or_default()
-            .push(row);
-    }
-
-    fn delete_file(&mut self, file_meta_id: &str) {
-        for row in self.by_file.remove(file_meta_id).unwrap_or_default() {
-            self.kill(row);
-            self.by_id.remove(&self.rows[row].0);
-        }
-    }
-
-    fn count(&self) -> usize {
-        self.rows.len() - self.dead
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Segment,
+    Tombstones,
+}
+
+impl Kind {
+    fn extension(self) -> &'static str {
+        match self {
+            Kind::Segment => "seg",
+            Kind::Tombstones => "del",
+        }
+    }
+}
+
+/// A mapped segment with its liveness.
 #[derive(Debug)]
-struct Index {
-    spec: IndexSpec,
-    sets: HashMap<String, IndexSet>,
+struct Part {
+    seg: Segment,
+    live: Vec<bool>,
+    dead: usize,
+    base: usize,
 }
 
-/// The embedded store under one folder. Every call runs on the blocking pool: scans of a
-/// million vectors and fsyncs must not stall the async runtime.
-#[derive(Debug, Clone)]
-pub struct EmbeddedVectorStore {
-    inner: Arc<Inner>,
-}
-
+/// One index set: its files and what they add up to.
 #[derive(Debug)]
-struct Inner {
-    root: PathBuf,
-    indexes: RwLock<HashMap<String, Index>>,
+struct Set {
+    dir: PathBuf,
+    dim: usize,
+    log: Vec<(u64, Kind)>,
+    parts: Vec<Part>,
+    /// Record id → global row of its live vector.
+    by_id: HashMap<String, usize>,
+    /// File meta id → global rows (some may be dead).
+    by_file: HashMap<String, Vec<usize>>,
+    rows: usize,
+    dead: usize,
 }
 
 fn io_error(what: &str, err: std::io::Error) -> Error {
@@ -112,77 +142,368 @@ fn folder_name(name: &str) -> String {
     name.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Writes `bytes` to `path` crash-safely: temporary file, fsync, rename, fsync the folder.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut file = File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+fn file_name(seq: u64, kind: Kind) -> String {
+    format!("{seq:012}.{}", kind.extension())
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    let len = u16::try_from(s.len()).unwrap_or(u16::MAX);
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&s.as_bytes()[..usize::from(len)]);
+/// Removes a folder crash-safely: renamed away first (atomic), then deleted; a crash in
+/// between leaves a trash folder that the next open removes, never half a set.
+fn remove_folder(dir: &Path) -> std::io::Result<()> {
+    let Some(parent) = dir.parent() else {
+        return Ok(());
+    };
+    let trash = parent.join(format!(
+        "{TRASH_PREFIX}{}",
+        dir.file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default()
+    ));
+    match fs::rename(dir, &trash) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        other => other?,
+    }
+    fs::File::open(parent)?.sync_all()?;
+    fs::remove_dir_all(trash)
 }
 
-/// A cursor over a segment's bytes; any short read means a corrupt segment.
-struct Reader<'a>(&'a [u8]);
-
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Some(head)
-    }
-
-    fn string(&mut self) -> Option<String> {
-        let len = u16::from_le_bytes(self.take(2)?.try_into().ok()?);
-        String::from_utf8(self.take(usize::from(len))?.to_vec()).ok()
-    }
-}
-
-fn replay(set: &mut IndexSet, bytes: &[u8], dim: usize) -> Option<()> {
-    let mut r = Reader(bytes);
-    if r.take(MAGIC.len())? != MAGIC {
-        return None;
-    }
-    while !r.0.is_empty() {
-        match r.take(1)?[0] {
-            OP_UPSERT => {
-                let id = r.string()?;
-                let file = r.string()?;
-                let raw = r.take(dim * 4)?;
-                let vector: Vec<f32> = raw
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect();
-                set.upsert(&id, &file, &vector);
-            }
-            OP_DELETE => {
-                let file = r.string()?;
-                set.delete_file(&file);
-            }
-            _ => return None,
+impl Set {
+    fn empty(dir: PathBuf, dim: usize) -> Self {
+        Self {
+            dir,
+            dim,
+            log: Vec::new(),
+            parts: Vec::new(),
+            by_id: HashMap::new(),
+            by_file: HashMap::new(),
+            rows: 0,
+            dead: 0,
         }
     }
-    Some(())
+
+    /// Replays a set's manifest; files it does not list are leftovers of a crash.
+    fn open(dir: PathBuf, dim: usize) -> Result<Self> {
+        let mut set = Self::empty(dir, dim);
+        let manifest = match fs::read_to_string(set.dir.join(MANIFEST)) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(io_error("reading a manifest", e)),
+        };
+        let mut lines = manifest.lines();
+        if lines.next().is_some_and(|h| h != MANIFEST_HEADER) {
+            return Err(Error::internal(
+                "vector store: unknown manifest format",
+                set.dir.display().to_string(),
+            ));
+        }
+        for line in lines {
+            let parsed = line.split_once(' ').and_then(|(kind, seq)| {
+                let kind = match kind {
+                    "seg" => Kind::Segment,
+                    "del" => Kind::Tombstones,
+                    _ => return None,
+                };
+                Some((seq.parse::<u64>().ok()?, kind))
+            });
+            let Some((seq, kind)) = parsed else {
+                return Err(Error::internal(
+                    "vector store: a manifest line does not parse",
+                    format!("{}: {line}", set.dir.display()),
+                ));
+            };
+            set.apply_file(seq, kind)?;
+        }
+        set.remove_unlisted();
+        Ok(set)
+    }
+
+    fn remove_unlisted(&self) {
+        let listed: Vec<String> = self.log.iter().map(|&(s, k)| file_name(s, k)).collect();
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for path in entries.flatten().map(|e| e.path()) {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            if name != MANIFEST && !listed.contains(&name) {
+                tracing::info!(file = %path.display(), "vector store: removing a file no manifest lists");
+                let _ = fs::remove_file(&path);
+            }
+        }
+    }
+
+    fn path(&self, seq: u64, kind: Kind) -> PathBuf {
+        self.dir.join(file_name(seq, kind))
+    }
+
+    /// Applies one listed file to the in-memory state.
+    fn apply_file(&mut self, seq: u64, kind: Kind) -> Result<()> {
+        let path = self.path(seq, kind);
+        match kind {
+            Kind::Segment => {
+                let seg =
+                    Segment::open(&path, self.dim).map_err(|e| io_error("opening a segment", e))?;
+                self.add_segment(seg);
+            }
+            Kind::Tombstones => {
+                let bytes = fs::read(&path).map_err(|e| io_error("reading tombstones", e))?;
+                let files = segment::read_tombstones(&bytes)
+                    .map_err(|e| io_error("reading tombstones", e))?;
+                for file in &files {
+                    self.delete_file(file);
+                }
+            }
+        }
+        self.log.push((seq, kind));
+        Ok(())
+    }
+
+    fn add_segment(&mut self, seg: Segment) {
+        let base = self.rows;
+        let n = seg.rows();
+        let mut killed = Vec::new();
+        for (row, (id, file)) in seg.ids.iter().enumerate() {
+            let global = base + row;
+            if let Some(old) = self.by_id.insert(id.clone(), global) {
+                killed.push(old);
+            }
+            self.by_file.entry(file.clone()).or_default().push(global);
+        }
+        self.parts.push(Part {
+            seg,
+            live: vec![true; n],
+            dead: 0,
+            base,
+        });
+        self.rows += n;
+        for old in killed {
+            self.kill(old);
+        }
+    }
+
+    fn kill(&mut self, global: usize) {
+        let i = self.parts.partition_point(|p| p.base <= global) - 1;
+        let part = &mut self.parts[i];
+        if std::mem::replace(&mut part.live[global - part.base], false) {
+            part.dead += 1;
+            self.dead += 1;
+        }
+    }
+
+    fn delete_file(&mut self, file: &str) {
+        for global in self.by_file.remove(file).unwrap_or_default() {
+            if let Some(id) = self.id_of(global).map(str::to_string) {
+                if self.by_id.get(&id) == Some(&global) {
+                    self.by_id.remove(&id);
+                }
+            }
+            self.kill(global);
+        }
+    }
+
+    fn locate(&self, global: usize) -> Option<(&Part, usize)> {
+        let i = self
+            .parts
+            .partition_point(|p| p.base <= global)
+            .checked_sub(1)?;
+        let part = &self.parts[i];
+        (global - part.base < part.seg.rows()).then(|| (part, global - part.base))
+    }
+
+    fn id_of(&self, global: usize) -> Option<&str> {
+        self.locate(global)
+            .map(|(p, row)| p.seg.ids[row].0.as_str())
+    }
+
+    fn file_of(&self, global: usize) -> Option<&str> {
+        self.locate(global)
+            .map(|(p, row)| p.seg.ids[row].1.as_str())
+    }
+
+    fn count(&self) -> usize {
+        self.rows - self.dead
+    }
+
+    fn blocks(&self) -> Vec<Block<'_>> {
+        self.parts
+            .iter()
+            .map(|p| {
+                p.seg
+                    .block((p.dead > 0).then_some(p.live.as_slice()), p.base)
+            })
+            .collect()
+    }
+
+    fn hits(&self, hits: Vec<Hit>) -> Vec<VectorHit> {
+        hits.into_iter()
+            .filter_map(|h| {
+                Some(VectorHit {
+                    file_meta_id: self.file_of(h.row)?.to_string(),
+                    score: h.score,
+                })
+            })
+            .collect()
+    }
+
+    fn next_seq(&self) -> u64 {
+        self.log.last().map_or(1, |(s, _)| s + 1)
+    }
+
+    fn write_manifest(&self, log: &[(u64, Kind)]) -> std::io::Result<()> {
+        let mut text = format!("{MANIFEST_HEADER}\n");
+        for &(seq, kind) in log {
+            let tag = if kind == Kind::Segment { "seg" } else { "del" };
+            text.push_str(&format!("{tag} {seq}\n"));
+        }
+        segment::write_atomically(&self.dir.join(MANIFEST), |out| {
+            out.write_all(text.as_bytes())
+        })
+    }
+
+    /// Writes one file, commits it in the manifest, then applies it.
+    fn commit(
+        &mut self,
+        kind: Kind,
+        fill: impl FnOnce(&mut std::io::BufWriter<fs::File>) -> std::io::Result<()>,
+    ) -> Result<()> {
+        fs::create_dir_all(&self.dir).map_err(|e| io_error("creating a set folder", e))?;
+        let seq = self.next_seq();
+        segment::write_atomically(&self.path(seq, kind), fill)
+            .map_err(|e| io_error("writing a segment", e))?;
+        let mut log = self.log.clone();
+        log.push((seq, kind));
+        self.write_manifest(&log)
+            .map_err(|e| io_error("writing a manifest", e))?;
+        self.apply_file(seq, kind)
+    }
+
+    fn upsert(&mut self, records: &[&VectorRecord], enc: Encodings) -> Result<()> {
+        let rows: Vec<Row> = records
+            .iter()
+            .map(|r| Row {
+                id: &r.id,
+                file_meta_id: &r.file_meta_id,
+                vector: &r.file_vector,
+            })
+            .collect();
+        let dim = self.dim;
+        self.commit(Kind::Segment, |out| segment::write(out, dim, &rows, enc))
+    }
+
+    fn delete(&mut self, files: &[String]) -> Result<()> {
+        self.commit(Kind::Tombstones, |out| {
+            segment::write_tombstones(out, files)
+        })
+    }
+
+    fn needs_compaction(&self, options: &EmbeddedOptions) -> bool {
+        self.parts.len() > options.max_segments
+            || (self.dead > 0 && self.dead as f64 > options.max_dead_ratio * self.rows as f64)
+    }
+
+    /// Rewrites the live rows into one segment and makes the manifest list only it.
+    fn compact(&mut self, enc: Encodings) -> Result<()> {
+        let mut rows = Vec::with_capacity(self.count());
+        for part in &self.parts {
+            let f32 = part.seg.f32();
+            for (row, (id, file)) in part
+                .seg
+                .ids
+                .iter()
+                .enumerate()
+                .filter(|(r, _)| part.live[*r])
+            {
+                rows.push(Row {
+                    id,
+                    file_meta_id: file,
+                    vector: &f32[row * self.dim..(row + 1) * self.dim],
+                });
+            }
+        }
+        let seq = self.next_seq();
+        let dim = self.dim;
+        segment::write_atomically(&self.path(seq, Kind::Segment), |out| {
+            segment::write(out, dim, &rows, enc)
+        })
+        .map_err(|e| io_error("writing a compacted segment", e))?;
+        drop(rows);
+        self.write_manifest(&[(seq, Kind::Segment)])
+            .map_err(|e| io_error("writing a manifest", e))?;
+        let old: Vec<PathBuf> = self.log.iter().map(|&(s, k)| self.path(s, k)).collect();
+        let mut fresh = Self::empty(self.dir.clone(), self.dim);
+        fresh.apply_file(seq, Kind::Segment)?;
+        *self = fresh;
+        for path in old {
+            let _ = fs::remove_file(path);
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct Index {
+    spec: IndexSpec,
+    dir: PathBuf,
+    sets: RwLock<HashMap<String, Arc<RwLock<Set>>>>,
+}
+
+/// A panic while a lock was held leaves the state unknown: refuse to go on.
+fn poisoned<T>(_: T) -> Error {
+    Error::internal("vector store", "poisoned lock")
+}
+
+impl Index {
+    fn set(&self, id: &str) -> Result<Option<Arc<RwLock<Set>>>> {
+        Ok(self.sets.read().map_err(poisoned)?.get(id).cloned())
+    }
+
+    fn set_or_create(&self, id: &str) -> Result<Arc<RwLock<Set>>> {
+        let mut sets = self.sets.write().map_err(poisoned)?;
+        Ok(Arc::clone(sets.entry(id.to_string()).or_insert_with(
+            || {
+                Arc::new(RwLock::new(Set::empty(
+                    self.dir.join(folder_name(id)),
+                    self.spec.dim,
+                )))
+            },
+        )))
+    }
+}
+
+/// The embedded store under one folder.
+#[derive(Debug, Clone)]
+pub struct EmbeddedVectorStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    root: PathBuf,
+    options: EmbeddedOptions,
+    indexes: RwLock<HashMap<String, Arc<Index>>>,
+}
+
+fn read<T>(lock: &RwLock<T>) -> Result<RwLockReadGuard<'_, T>> {
+    lock.read().map_err(poisoned)
+}
+
+fn write<T>(lock: &RwLock<T>) -> Result<RwLockWriteGuard<'_, T>> {
+    lock.write().map_err(poisoned)
 }
 
 impl EmbeddedVectorStore {
-    /// A store under `root` (created if missing). Indexes load when first ensured.
+    /// A store under `root` (created if missing) with default options.
     pub fn open(root: &Path) -> Result<Self> {
+        Self::open_with(root, EmbeddedOptions::default())
+    }
+
+    /// A store under `root` with these options. Indexes load when first ensured.
+    pub fn open_with(root: &Path, options: EmbeddedOptions) -> Result<Self> {
         fs::create_dir_all(root).map_err(|e| io_error("creating its folder", e))?;
         let inner = Inner {
             root: root.to_path_buf(),
+            options,
             indexes: RwLock::new(HashMap::new()),
         };
         Ok(Self {
@@ -199,85 +520,106 @@ impl EmbeddedVectorStore {
             .await
             .map_err(|e| Error::internal("vector store task", e.to_string()))?
     }
+
+    /// Several queries against one index set in one pass over its vectors (exact f32).
+    pub async fn search_batch(
+        &self,
+        index: &str,
+        index_set_id: &str,
+        queries: Vec<Vec<f32>>,
+        k: usize,
+    ) -> Result<Vec<Vec<VectorHit>>> {
+        let (index, set) = (index.to_string(), index_set_id.to_string());
+        self.blocking(move |inner| inner.search_batch(&index, &set, &queries, k))
+            .await
+    }
+
+    /// Rewrites an index set's live rows into one segment now, whatever the thresholds.
+    pub async fn compact(&self, index: &str, index_set_id: &str) -> Result<()> {
+        let (index, set) = (index.to_string(), index_set_id.to_string());
+        self.blocking(move |inner| {
+            let state = inner.index(&index)?;
+            if let Some(set) = state.set(&set)? {
+                write(&set)?.compact(inner.encodings())?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Segment files an index set currently has (for tests and monitoring).
+    pub async fn segment_count(&self, index: &str, index_set_id: &str) -> Result<usize> {
+        let (index, set) = (index.to_string(), index_set_id.to_string());
+        self.blocking(move |inner| {
+            let state = inner.index(&index)?;
+            Ok(match state.set(&set)? {
+                Some(set) => read(&set)?.parts.len(),
+                None => 0,
+            })
+        })
+        .await
+    }
 }
 
 impl Inner {
-    /// A panic while the lock was held leaves the maps in an unknown state: refuse to go on.
-    fn write_indexes(&self) -> Result<std::sync::RwLockWriteGuard<'_, HashMap<String, Index>>> {
-        self.indexes
-            .write()
-            .map_err(|_| Error::internal("vector store", "poisoned lock"))
+    fn encodings(&self) -> Encodings {
+        Encodings {
+            f16: self.options.quantization == Quantization::F16,
+            i8: self.options.quantization == Quantization::Int8,
+        }
     }
 
-    fn read_indexes(&self) -> Result<std::sync::RwLockReadGuard<'_, HashMap<String, Index>>> {
-        self.indexes
-            .read()
-            .map_err(|_| Error::internal("vector store", "poisoned lock"))
+    fn plan(&self) -> Plan {
+        Plan {
+            pass: match self.options.quantization {
+                Quantization::None => Pass::Exact,
+                Quantization::F16 => Pass::F16,
+                Quantization::Int8 => Pass::Int8,
+            },
+            oversample: self.options.oversample,
+            threads: self.options.threads,
+        }
     }
 
     fn index_dir(&self, index: &str) -> PathBuf {
         self.root.join(folder_name(index))
     }
 
+    fn index(&self, index: &str) -> Result<Arc<Index>> {
+        read(&self.indexes)?
+            .get(index)
+            .cloned()
+            .ok_or_else(|| index_not_found(index))
+    }
+
     fn load(&self, spec: &IndexSpec) -> Result<Index> {
         let dir = self.index_dir(&spec.name);
         let mut sets = HashMap::new();
-        let Ok(entries) = fs::read_dir(&dir) else {
-            return Ok(Index {
-                spec: spec.clone(),
-                sets,
-            });
-        };
+        let entries = fs::read_dir(&dir).map_err(|e| io_error("listing an index", e))?;
         for entry in entries.flatten().filter(|e| e.path().is_dir()) {
             let name = entry.file_name().to_string_lossy().to_string();
-            let set_id: String = (0..name.len() / 2)
-                .filter_map(|i| u8::from_str_radix(&name[2 * i..2 * i + 2], 16).ok())
-                .map(char::from)
-                .collect();
-            let mut segments: Vec<PathBuf> = fs::read_dir(entry.path())
-                .map_err(|e| io_error("listing segments", e))?
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "seg"))
-                .collect();
-            segments.sort();
-            let mut set = IndexSet::new(spec.dim);
-            for path in &segments {
-                let mut bytes = Vec::new();
-                File::open(path)
-                    .and_then(|mut f| f.read_to_end(&mut bytes))
-                    .map_err(|e| io_error("reading a segment", e))?;
-                replay(&mut set, &bytes, spec.dim).ok_or_else(|| {
-                    Error::internal(
-                        "vector store: a segment does not parse",
-                        format!("{}", path.display()),
-                    )
-                })?;
+            if name.starts_with(TRASH_PREFIX) {
+                let _ = fs::remove_dir_all(entry.path());
+                continue;
             }
-            set.segments = segments.len() as u64;
-            sets.insert(set_id, set);
+            let bytes: Option<Vec<u8>> = (0..name.len() / 2)
+                .map(|i| u8::from_str_radix(name.get(2 * i..2 * i + 2)?, 16).ok())
+                .collect();
+            let Some(set_id) = bytes.and_then(|b| String::from_utf8(b).ok()) else {
+                continue;
+            };
+            let set = Set::open(entry.path(), spec.dim)?;
+            sets.insert(set_id, Arc::new(RwLock::new(set)));
         }
         Ok(Index {
             spec: spec.clone(),
-            sets,
+            dir,
+            sets: RwLock::new(sets),
         })
     }
 
-    /// Commits one segment to a set's log, then applies it in memory.
-    fn commit(&self, index: &str, set_id: &str, segment: &[u8], set: &mut IndexSet) -> Result<()> {
-        let dir = self.index_dir(index).join(folder_name(set_id));
-        fs::create_dir_all(&dir).map_err(|e| io_error("creating a set folder", e))?;
-        let path = dir.join(format!("{:012}.seg", set.segments + 1));
-        write_atomically(&path, segment).map_err(|e| io_error("writing a segment", e))?;
-        set.segments += 1;
-        Ok(())
-    }
-}
-
-/// The store's operations, run synchronously on the blocking pool.
-impl Inner {
     fn ensure_index(&self, spec: &IndexSpec) -> Result<()> {
-        let mut indexes = self.write_indexes()?;
+        let mut indexes = write(&self.indexes)?;
         if let Some(existing) = indexes.get(&spec.name) {
             if existing.spec.dim != spec.dim {
                 return Err(dimension_mismatch(&spec.name, existing.spec.dim, spec.dim));
@@ -303,20 +645,18 @@ impl Inner {
                     Metric::DotProduct => "dot_product",
                     Metric::Cosine => "cosine",
                 };
-                write_atomically(&meta, format!("{} {metric}\n", spec.dim).as_bytes())
+                let text = format!("{} {metric}\n", spec.dim);
+                segment::write_atomically(&meta, |out| out.write_all(text.as_bytes()))
                     .map_err(|e| io_error("writing index metadata", e))?;
             }
         }
         let loaded = self.load(spec)?;
-        indexes.insert(spec.name.clone(), loaded);
+        indexes.insert(spec.name.clone(), Arc::new(loaded));
         Ok(())
     }
 
     fn upsert(&self, index: &str, records: &[VectorRecord]) -> Result<()> {
-        let mut indexes = self.write_indexes()?;
-        let state = indexes
-            .get_mut(index)
-            .ok_or_else(|| index_not_found(index))?;
+        let state = self.index(index)?;
         let dim = state.spec.dim;
         if let Some(bad) = records.iter().find(|r| r.file_vector.len() != dim) {
             return Err(dimension_mismatch(index, dim, bad.file_vector.len()));
@@ -329,65 +669,41 @@ impl Inner {
                 .push(record);
         }
         for (set_id, batch) in by_set {
-            let mut segment = MAGIC.to_vec();
-            for r in &batch {
-                segment.push(OP_UPSERT);
-                put_str(&mut segment, &r.id);
-                put_str(&mut segment, &r.file_meta_id);
-                for v in &r.file_vector {
-                    segment.extend_from_slice(&v.to_le_bytes());
-                }
-            }
-            let set = state
-                .sets
-                .entry(set_id.to_string())
-                .or_insert_with(|| IndexSet::new(dim));
-            self.commit(index, set_id, &segment, set)?;
-            for r in batch {
-                set.upsert(&r.id, &r.file_meta_id, &r.file_vector);
+            let set = state.set_or_create(set_id)?;
+            let mut set = write(&set)?;
+            set.upsert(&batch, self.encodings())?;
+            if set.needs_compaction(&self.options) {
+                set.compact(self.encodings())?;
             }
         }
         Ok(())
     }
 
-    fn delete(
-        &self,
-        index: &str,
-        index_set_id: &str,
-        file_meta_ids: Option<&[String]>,
-    ) -> Result<()> {
-        let mut indexes = self.write_indexes()?;
-        let state = indexes
-            .get_mut(index)
-            .ok_or_else(|| index_not_found(index))?;
-        let Some(files) = file_meta_ids else {
-            state.sets.remove(index_set_id);
-            let dir = self.index_dir(index).join(folder_name(index_set_id));
-            return match fs::remove_dir_all(dir) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    Err(io_error("removing a set", e))
-                }
-                _ => Ok(()),
-            };
+    fn delete(&self, index: &str, index_set_id: &str, files: Option<&[String]>) -> Result<()> {
+        let state = self.index(index)?;
+        let Some(files) = files else {
+            let removed = write(&state.sets)?.remove(index_set_id);
+            // Wait for searches of the set to finish before its files go.
+            let _guard = removed.as_ref().map(|s| write(s)).transpose()?;
+            return remove_folder(&state.dir.join(folder_name(index_set_id)))
+                .map_err(|e| io_error("removing a set", e));
         };
-        let Some(set) = state.sets.get_mut(index_set_id) else {
+        let Some(set) = state.set(index_set_id)? else {
             return Ok(());
         };
-        let mut segment = MAGIC.to_vec();
-        for file in files {
-            segment.push(OP_DELETE);
-            put_str(&mut segment, file);
+        let mut set = write(&set)?;
+        if files.is_empty() {
+            return Ok(());
         }
-        self.commit(index, index_set_id, &segment, set)?;
-        for file in files {
-            set.delete_file(file);
+        set.delete(files)?;
+        if set.needs_compaction(&self.options) {
+            set.compact(self.encodings())?;
         }
         Ok(())
     }
 
     fn search(&self, index: &str, query: &VectorQuery<'_>) -> Result<Vec<VectorHit>> {
-        let indexes = self.read_indexes()?;
-        let state = indexes.get(index).ok_or_else(|| index_not_found(index))?;
+        let state = self.index(index)?;
         if query.vector.len() != state.spec.dim {
             return Err(dimension_mismatch(
                 index,
@@ -395,48 +711,66 @@ impl Inner {
                 query.vector.len(),
             ));
         }
-        let Some(set) = state.sets.get(query.index_set_id) else {
+        let Some(set) = state.set(query.index_set_id)? else {
             return Ok(Vec::new());
         };
-        let candidates: Option<Vec<usize>> = match query.candidates {
-            Some(files) => Some(
-                files
+        let set = read(&set)?;
+        let blocks = set.blocks();
+        let hits = match query.candidates {
+            Some(files) => {
+                let mut rows: Vec<usize> = files
                     .iter()
                     .flat_map(|f| set.by_file.get(f).into_iter().flatten().copied())
-                    .filter(|&r| set.live[r])
-                    .collect(),
-            ),
-            // Tombstones are skipped by scoring the live rows only.
-            None if set.dead > 0 => Some((0..set.rows.len()).filter(|&r| set.live[r]).collect()),
-            None => None,
+                    .collect();
+                // A file named twice must not be ranked twice.
+                rows.sort_unstable();
+                rows.dedup();
+                scan::search_rows(&blocks, query.vector, query.k, &rows)
+            }
+            None => scan::search(&blocks, query.vector, query.k, &self.plan()),
         };
-        let hits = set
-            .flat
-            .search(query.vector, query.k, candidates.as_deref());
-        Ok(hits
-            .into_iter()
-            .map(|h| VectorHit {
-                file_meta_id: set.rows[h.row].1.clone(),
-                score: h.score,
-            })
-            .collect())
+        Ok(set.hits(hits))
+    }
+
+    fn search_batch(
+        &self,
+        index: &str,
+        index_set_id: &str,
+        queries: &[Vec<f32>],
+        k: usize,
+    ) -> Result<Vec<Vec<VectorHit>>> {
+        let state = self.index(index)?;
+        if let Some(bad) = queries.iter().find(|q| q.len() != state.spec.dim) {
+            return Err(dimension_mismatch(index, state.spec.dim, bad.len()));
+        }
+        let Some(set) = state.set(index_set_id)? else {
+            return Ok(queries.iter().map(|_| Vec::new()).collect());
+        };
+        let set = read(&set)?;
+        let refs: Vec<&[f32]> = queries.iter().map(Vec::as_slice).collect();
+        let hits = scan::search_batch(&set.blocks(), &refs, k, self.options.threads);
+        Ok(hits.into_iter().map(|h| set.hits(h)).collect())
     }
 
     fn count(&self, index: &str, index_set_id: &str) -> Result<usize> {
-        let indexes = self.read_indexes()?;
-        let state = indexes.get(index).ok_or_else(|| index_not_found(index))?;
-        Ok(state.sets.get(index_set_id).map_or(0, IndexSet::count))
+        let state = self.index(index)?;
+        Ok(match state.set(index_set_id)? {
+            Some(set) => read(&set)?.count(),
+            None => 0,
+        })
     }
 
     fn drop_index(&self, index: &str) -> Result<()> {
-        let mut indexes = self.write_indexes()?;
-        indexes.remove(index);
-        match fs::remove_dir_all(self.index_dir(index)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(io_error("removing an index", e))
-            }
-            _ => Ok(()),
+        let removed = write(&self.indexes)?.remove(index);
+        if let Some(state) = removed {
+            // Wait for every set's readers before the files go.
+            let sets = write(&state.sets)?;
+            let _guards = sets
+                .values()
+                .map(|s| write(s))
+                .collect::<Result<Vec<_>>>()?;
         }
+        remove_folder(&self.index_dir(index)).map_err(|e| io_error("removing an index", e))
     }
 }
 

@@ -9,11 +9,12 @@
 #[cfg(feature = "testing")]
 pub mod conformance;
 pub mod embedded;
-pub mod flat;
 pub mod kernel;
+pub mod quant;
+pub mod scan;
+pub mod segment;
 pub mod topk;
 
-pub use embedded::EmbeddedVectorStore;
-pub use flat::FlatIndex;
+pub use embedded::{EmbeddedOptions, EmbeddedVectorStore, Quantization};
 pub use kernel::dot;
 pub use topk::{Hit, TopK};

@@ -41,6 +41,9 @@ impl PartialOrd for Worst {
 pub struct TopK {
     k: usize,
     heap: BinaryHeap<Worst>,
+    /// The worst kept score once `k` are kept: most offers lose to it, and comparing one
+    /// float is far cheaper than touching the heap.
+    floor: f32,
 }
 
 impl TopK {
@@ -49,12 +52,14 @@ impl TopK {
         Self {
             k,
             heap: BinaryHeap::with_capacity(k + 1),
+            floor: f32::NEG_INFINITY,
         }
     }
 
     /// Offers a hit; kept only if it beats the worst of the k kept.
+    #[inline]
     pub fn push(&mut self, row: usize, score: f32) {
-        if self.k == 0 || score.is_nan() {
+        if score < self.floor || self.k == 0 || score.is_nan() {
             return;
         }
         let hit = Worst(Hit { row, score });
@@ -64,6 +69,16 @@ impl TopK {
             if hit < *worst {
                 *worst = hit;
             }
+        }
+        if self.heap.len() == self.k {
+            self.floor = self.heap.peek().map_or(f32::NEG_INFINITY, |w| w.0.score);
+        }
+    }
+
+    /// Offers every hit of another selection.
+    pub fn merge(&mut self, other: TopK) {
+        for w in other.heap {
+            self.push(w.0.row, w.0.score);
         }
     }
 
