@@ -1,0 +1,67 @@
+//! The model ports: embedders turn texts and images into vectors of one declared
+//! dimension, taggers turn an image and a tag definition into tags. Adapters: the local
+//! models in process (`loupe-models`) and the remote protocols (DashScope, PAI-EAS GME,
+//! OpenAI-compatible).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::Result;
+
+/// One thing to embed.
+#[derive(Debug, Clone)]
+pub enum EmbedInput {
+    /// A text query, e.g. "a fallen traffic cone at night".
+    Text(String),
+    /// An encoded image (JPEG, PNG, …) as stored; the embedder decodes it.
+    Image(Arc<Vec<u8>>),
+}
+
+/// A model that maps texts and images into one vector space.
+#[async_trait]
+pub trait Embedder: Send + Sync + 'static {
+    /// The model's name, recorded with every vector it made.
+    fn model(&self) -> &str;
+    /// Values per vector.
+    fn dim(&self) -> usize;
+    /// One vector per input, in order, L2-normalised, each of [`Embedder::dim`] values.
+    async fn embed(&self, inputs: &[EmbedInput]) -> Result<Vec<Vec<f32>>>;
+}
+
+/// A tag definition: a guide prompt and the allowed tags with their descriptions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagSpec {
+    /// Instructions for the model.
+    pub prompt: String,
+    /// Tag name → description.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// One tag a model gave an image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tag {
+    /// A name from the definition.
+    pub name: String,
+    /// How sure the model is, when it says.
+    pub confidence: Option<f32>,
+}
+
+/// What a tagger returned for one image.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tagging {
+    /// Defined tags only.
+    pub tags: Vec<Tag>,
+    /// Names the model gave that the definition does not have: dropped, only counted.
+    pub undefined_dropped: usize,
+}
+
+/// A model that tags images with the tags of a definition.
+#[async_trait]
+pub trait Tagger: Send + Sync + 'static {
+    /// The model's name.
+    fn model(&self) -> &str;
+    /// Tags one encoded image.
+    async fn tag(&self, image: Arc<Vec<u8>>, spec: &TagSpec) -> Result<Tagging>;
+}
