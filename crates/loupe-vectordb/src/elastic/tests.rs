@@ -120,7 +120,8 @@ async fn creates_the_seed_mapping_when_the_index_is_missing() {
             "dataset_id": { "type": "text" },
             "dataset_version": { "type": "text" },
             "uri": { "type": "text" },
-            "file_vector": { "type": "dense_vector", "dims": 4, "index": true, "similarity": "dot_product" },
+            "file_vector": { "type": "dense_vector", "dims": 4, "index": true, "similarity": "dot_product",
+                             "index_options": { "type": "hnsw" } },
         } } })
     );
 }

@@ -155,13 +155,16 @@ pub(crate) fn settings(
 /// A `GET <index>/_mapping` answer whose `file_vector` is `vector` and whose
 /// `file_meta_id` is `file_meta`.
 pub(crate) fn mapping(index: &str, vector: Value, file_meta: Value) -> Canned {
+    let mut properties = serde_json::Map::new();
+    properties.insert(
+        "index_set_id".into(),
+        serde_json::json!({ "type": "keyword" }),
+    );
+    properties.insert("file_meta_id".into(), file_meta);
+    properties.insert("file_vector".into(), vector);
     Canned::Json(
         200,
-        serde_json::json!({ index: { "mappings": { "properties": {
-            "index_set_id": { "type": "keyword" },
-            "file_meta_id": file_meta,
-            "file_vector": vector,
-        } } } }),
+        serde_json::json!({ index: { "mappings": { "properties": properties } } }),
     )
 }
 
