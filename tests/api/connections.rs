@@ -10,6 +10,8 @@ each_engine!(
     connection_settings_are_validated,
     test_connection_reports_refused_credentials,
     file_metas_can_be_registered_and_sorted,
+    vector_database_connections_are_tested_without_leaking_secrets,
+    vector_database_settings_are_validated,
 );
 
 const SECRET: &str = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY";
@@ -238,6 +240,171 @@ async fn file_metas_can_be_registered_and_sorted(app: &TestApp) {
         .assert_error(400, "InvalidParameter");
     let text = json!({"DatasetVersion": "v1", "DatasetFileMetas": [{"Uri": "s3://bucket/frames/notes.txt"}]});
     app.post(&url, &app.owner_key, text)
+        .await
+        .assert_error(400, "InvalidParameter");
+}
+
+/// The test PostgreSQL as a `VectorDatabase` connection keeps it: the endpoint without
+/// credentials, and the user name for `Secrets.Username`.
+fn pgvector_endpoint() -> (String, String) {
+    let url = loupe_store::testing::postgres_url();
+    let (scheme, rest) = url.split_once("://").expect("postgres:// URL");
+    let rest = rest.split('?').next().unwrap_or_default();
+    match rest.split_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            (format!("{scheme}://{host}"), user.to_string())
+        }
+        None => (format!("{scheme}://{rest}"), "postgres".to_string()),
+    }
+}
+
+const PG_SECRET: &str = "pg-Secret-9f3c1e";
+
+async fn vector_database_connections_are_tested_without_leaking_secrets(app: &TestApp) {
+    let (endpoint, user) = pgvector_endpoint();
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let cases = [
+        // (name, endpoint, user, reachable, message)
+        (
+            "vectors",
+            endpoint.clone(),
+            user.clone(),
+            true,
+            "pgvector answered",
+        ),
+        (
+            "vectors-down",
+            format!("postgres://127.0.0.1:{closed_port}/postgres"),
+            user,
+            false,
+            "unavailable",
+        ),
+        (
+            "vectors-stranger",
+            endpoint,
+            "loupe_no_such_role".to_string(),
+            true,
+            "Secrets.Username",
+        ),
+    ];
+    for (name, endpoint, user, reachable, message) in cases {
+        let body = json!({
+            "ConnectionName": name, "ConnectionType": "VectorDatabase",
+            "Configs": {"Engine": "pgvector", "Endpoint": endpoint, "TimeoutSecs": "1", "MaxRetries": "0"},
+            "Secrets": {"Username": user, "Password": PG_SECRET}
+        });
+        let created = app
+            .post("/api/v1/connections", &app.owner_key, body)
+            .await
+            .ok();
+        assert_eq!(created["ConnectionType"], "VectorDatabase");
+        assert_eq!(created["SecretNames"], json!(["Password", "Username"]));
+        let id = created["ConnectionId"].as_str().unwrap();
+        let url = format!("/api/v1/connections/{id}/action/test");
+        let result = app.post(&url, &app.owner_key, json!({})).await.ok();
+        assert_eq!(result["Reachable"], reachable, "{name}: {result}");
+        assert_eq!(result["CanList"], false, "{name}: {result}");
+        let said = result["Message"].as_str().unwrap();
+        assert!(said.contains(message), "{name}: {said}");
+        let read = app
+            .get(&format!("/api/v1/connections/{id}"), &app.owner_key)
+            .await
+            .ok();
+        for text in [created.to_string(), result.to_string(), read.to_string()] {
+            assert!(!text.contains(PG_SECRET), "{name}: {text}");
+            assert!(!text.contains("loupe_no_such_role"), "{name}: {text}");
+        }
+    }
+    let listed = app
+        .get("/api/v1/connections?MaxResults=100", &app.owner_key)
+        .await
+        .ok();
+    assert!(!listed.to_string().contains(PG_SECRET));
+}
+
+async fn vector_database_settings_are_validated(app: &TestApp) {
+    let base = json!({
+        "ConnectionName": "vdb", "ConnectionType": "VectorDatabase",
+        "Configs": {"Engine": "pgvector", "Endpoint": "postgres://db.internal:5432/vectors"},
+        "Secrets": {"Username": "loupe", "Password": PG_SECRET}
+    });
+    let cases = [
+        (
+            "/Configs",
+            json!({"Endpoint": "postgres://h/db"}),
+            "Configs.Engine is required",
+        ),
+        (
+            "/Configs",
+            json!({"Engine": "faiss", "Endpoint": "postgres://h/db"}),
+            "Configs.Engine 'faiss'",
+        ),
+        (
+            "/Configs",
+            json!({"Engine": "pgvector", "Endpoint": "http://h:9200"}),
+            "Configs.Endpoint",
+        ),
+        (
+            "/Configs",
+            json!({"Engine": "pgvector", "Endpoint": "postgres://loupe:pw@h/db"}),
+            "must not hold credentials",
+        ),
+        (
+            "/Configs",
+            json!({"Engine": "pgvector", "Endpoint": "postgres://h/db", "Database": "no-dashes"}),
+            "Configs.Database",
+        ),
+        (
+            "/Configs",
+            json!({"Engine": "pgvector", "Endpoint": "postgres://h/db", "TimeoutSecs": "soon"}),
+            "Configs.TimeoutSecs",
+        ),
+        (
+            "/Secrets",
+            json!({"Password": PG_SECRET}),
+            "Secrets.Password needs Secrets.Username",
+        ),
+        (
+            "/Secrets",
+            json!({"Token": "t"}),
+            "unknown Secrets key 'Token'",
+        ),
+    ];
+    for (field, value, message) in cases {
+        let mut body = base.clone();
+        *body.pointer_mut(field).unwrap() = value;
+        let reply = app.post("/api/v1/connections", &app.owner_key, body).await;
+        reply.assert_error(400, "InvalidParameter");
+        let said = reply.body["Message"].as_str().unwrap();
+        assert!(said.contains(message), "{said}");
+        assert!(
+            !reply.body.to_string().contains(PG_SECRET),
+            "{}",
+            reply.body
+        );
+    }
+    let created = app
+        .post("/api/v1/connections", &app.owner_key, base)
+        .await
+        .ok();
+    let id = created["ConnectionId"].as_str().unwrap();
+    let update = json!({"Configs": {"Engine": "milvus", "Endpoint": "postgres://h/db"}});
+    let reply = app
+        .put(&format!("/api/v1/connections/{id}"), &app.owner_key, update)
+        .await;
+    reply.assert_error(400, "InvalidParameter");
+    assert!(reply.body["Message"]
+        .as_str()
+        .unwrap()
+        .contains("Configs.Endpoint"));
+    // A vector database is no place for a dataset's images.
+    let body = json!({"Name": "misplaced", "Uri": "s3://bucket/x", "ConnectionId": id});
+    app.post("/api/v1/datasets", &app.owner_key, body)
         .await
         .assert_error(400, "InvalidParameter");
 }

@@ -117,6 +117,7 @@ impl TestApp {
         let loupe = Loupe::new(
             store.store.clone(),
             Arc::new(Opener::default()),
+            Arc::new(loupe_vectordb::Opener),
             secrets,
             settings,
         );

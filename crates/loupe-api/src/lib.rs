@@ -93,6 +93,7 @@ mod tests {
         let loupe = Loupe::new(
             Arc::clone(&store.store) as _,
             Arc::new(NoStorage),
+            Arc::new(NoStorage),
             loupe_core::crypto::SecretBox::new(&[1; 32]),
             loupe_core::service::Settings::default(),
         );
@@ -127,6 +128,18 @@ mod tests {
             _: Option<&loupe_core::connection::OpenedConnection>,
         ) -> loupe_core::Result<Arc<dyn loupe_core::storage::ObjectStore>> {
             Err(loupe_core::Error::invalid("no storage in this test"))
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl loupe_core::vector::VectorStoreOpener for NoStorage {
+        async fn open(
+            &self,
+            _: &loupe_core::vectordb::VectorDbSettings,
+        ) -> loupe_core::Result<Arc<dyn loupe_core::vector::VectorStore>> {
+            Err(loupe_core::Error::invalid(
+                "no vector database in this test",
+            ))
         }
     }
 

@@ -1,5 +1,5 @@
-//! Connections: configured external services. This issue brings the object-store kind;
-//! model and vector-database kinds join later. Secrets are sealed at rest and never
+//! Connections: configured external services: object stores and vector databases;
+//! model kinds join later. Secrets are sealed at rest and never
 //! returned: reads show only which secret names are set.
 
 use std::collections::BTreeMap;
@@ -16,6 +16,8 @@ use crate::{Error, Result};
 pub enum ConnectionType {
     /// An S3-compatible object store: AWS S3, Alibaba OSS, MinIO, …
     ObjectStorage,
+    /// A vector database: pgvector, Milvus, Elasticsearch or OpenSearch.
+    VectorDatabase,
 }
 
 impl ConnectionType {
@@ -23,6 +25,7 @@ impl ConnectionType {
     pub fn as_str(self) -> &'static str {
         match self {
             ConnectionType::ObjectStorage => "ObjectStorage",
+            ConnectionType::VectorDatabase => "VectorDatabase",
         }
     }
 
@@ -30,6 +33,7 @@ impl ConnectionType {
     pub fn from_stored(s: &str) -> Result<Self> {
         match s {
             "ObjectStorage" => Ok(ConnectionType::ObjectStorage),
+            "VectorDatabase" => Ok(ConnectionType::VectorDatabase),
             other => Err(Error::internal(
                 "reading connection",
                 format!("unknown type '{other}'"),
@@ -70,9 +74,16 @@ pub struct NewConnection {
     pub connection_type: ConnectionType,
     /// `ObjectStorage`: `Region` (required), `Endpoint` (URL, for S3-compatible services and OSS),
     /// `AddressingStyle` (`path` or `virtual`, default `virtual`).
+    /// `VectorDatabase`: `Engine` (required: `pgvector`, `milvus`, `elasticsearch` or
+    /// `opensearch`), `Endpoint` (required: `postgres://host:port/database` for pgvector,
+    /// `http(s)://host:port` for the others; never credentials), `Database` (the
+    /// PostgreSQL schema for pgvector, default `public`; the Milvus database),
+    /// `TimeoutSecs` (per request, default 30), `MaxRetries` (default 3).
     #[serde(default)]
     pub configs: BTreeMap<String, String>,
     /// `ObjectStorage`: `AccessKeyId` and `AccessKeySecret` (required), `SessionToken` (optional).
+    /// `VectorDatabase`: `Username` and `Password`, or `ApiKey` (Elasticsearch API key,
+    /// Milvus token); all optional.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
     /// Accepted for PAI compatibility; must be the key's own workspace.
@@ -98,7 +109,8 @@ pub struct ConnectionUpdate {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ConnectionTest {
-    /// A location to try, e.g. `s3://bucket/prefix`; needed for object stores.
+    /// A location to try, e.g. `s3://bucket/prefix`; needed for object stores, ignored
+    /// for vector databases.
     pub uri: Option<String>,
 }
 
@@ -106,9 +118,9 @@ pub struct ConnectionTest {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct ConnectionTestResult {
-    /// The service answered.
+    /// The service answered (a vector database that refused the credentials answered too).
     pub reachable: bool,
-    /// Listing the location worked.
+    /// Listing the location worked (object stores; always false for vector databases).
     pub can_list: bool,
     /// What worked and what did not, in words.
     pub message: String,

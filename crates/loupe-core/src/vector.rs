@@ -96,6 +96,18 @@ pub trait VectorStore: Send + Sync + 'static {
     }
 }
 
+/// Opens the adapter of a `VectorDatabase` connection; the service holds one, so the
+/// domain does not depend on the adapters.
+#[async_trait]
+pub trait VectorStoreOpener: Send + Sync + 'static {
+    /// The store for these settings. Opening may or may not connect: call
+    /// [`VectorStore::check`] to prove the server answers.
+    async fn open(
+        &self,
+        settings: &crate::vectordb::VectorDbSettings,
+    ) -> Result<std::sync::Arc<dyn VectorStore>>;
+}
+
 /// The error for a vector of the wrong length.
 pub fn dimension_mismatch(index: &str, expected: usize, got: usize) -> Error {
     Error::new(

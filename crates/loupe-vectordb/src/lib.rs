@@ -10,7 +10,8 @@
 
 use std::sync::Arc;
 
-use loupe_core::vector::VectorStore;
+use async_trait::async_trait;
+use loupe_core::vector::{VectorStore, VectorStoreOpener};
 use loupe_core::vectordb::{Engine, VectorDbSettings};
 use loupe_core::{Error, Result};
 
@@ -44,5 +45,16 @@ pub async fn open(settings: &VectorDbSettings) -> Result<Arc<dyn VectorStore>> {
             other.as_str(),
             other.as_str()
         ))),
+    }
+}
+
+/// The service's port to these adapters: opens the one a connection's engine names.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Opener;
+
+#[async_trait]
+impl VectorStoreOpener for Opener {
+    async fn open(&self, settings: &VectorDbSettings) -> Result<Arc<dyn VectorStore>> {
+        crate::open(settings).await
     }
 }

@@ -57,6 +57,7 @@ pub async fn build(config: &Config, listening: SocketAddr) -> Result<(Loupe, Arc
     let loupe = Loupe::new(
         store.clone(),
         Arc::new(Opener::default()),
+        Arc::new(loupe_vectordb::Opener),
         secrets,
         settings,
     );

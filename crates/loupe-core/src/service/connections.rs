@@ -12,8 +12,9 @@ use crate::ids::{ConnectionId, WorkspaceId};
 use crate::page::{Page, PageRequest};
 use crate::store::ConnectionRecord;
 use crate::time::Timestamp;
+use crate::vectordb::VectorDbSettings;
 use crate::workspace::validate_name;
-use crate::{Error, Result};
+use crate::{Category, Error, ErrorCode, Result};
 
 use super::{check_workspace_param, Loupe};
 
@@ -29,6 +30,7 @@ fn validate(
 ) -> Result<()> {
     match kind {
         ConnectionType::ObjectStorage => validate_object_storage(configs, secrets),
+        ConnectionType::VectorDatabase => VectorDbSettings::parse(configs, secrets).map(|_| ()),
     }
 }
 
@@ -153,7 +155,8 @@ impl Loupe {
         })
     }
 
-    /// Tries the connection against a location and says what worked (admins).
+    /// Tries the connection and says what worked (admins): an object store against a
+    /// location, a vector database with one cheap authenticated request.
     pub async fn test_connection(
         &self,
         ctx: &WorkspaceCtx,
@@ -162,6 +165,17 @@ impl Loupe {
     ) -> Result<ConnectionTestResult> {
         ctx.require(Role::Admin)?;
         let opened = self.open_connection(ctx.workspace_id(), id).await?;
+        match opened.connection.connection_type {
+            ConnectionType::ObjectStorage => self.test_object_storage(&opened, test).await,
+            ConnectionType::VectorDatabase => self.test_vector_database(&opened).await,
+        }
+    }
+
+    async fn test_object_storage(
+        &self,
+        opened: &OpenedConnection,
+        test: &ConnectionTest,
+    ) -> Result<ConnectionTestResult> {
         let Some(uri) = test.uri.as_deref() else {
             return Err(Error::invalid(
                 "Uri is required to test an ObjectStorage connection, e.g. s3://bucket/prefix",
@@ -173,7 +187,7 @@ impl Loupe {
                 "Uri must be s3:// or oss:// to test an ObjectStorage connection",
             ));
         }
-        let store = self.opener.open(&location, Some(&opened))?;
+        let store = self.opener.open(&location, Some(opened))?;
         Ok(match store.check().await {
             Ok(report) => ConnectionTestResult {
                 reachable: true,
@@ -186,5 +200,34 @@ impl Loupe {
                 message: err.to_string(),
             },
         })
+    }
+
+    async fn test_vector_database(
+        &self,
+        opened: &OpenedConnection,
+    ) -> Result<ConnectionTestResult> {
+        let settings = VectorDbSettings::parse(&opened.connection.configs, &opened.secrets)?;
+        let checked = match self.vector_opener.open(&settings).await {
+            Ok(store) => store.check().await,
+            Err(err) => Err(err),
+        };
+        match checked {
+            Ok(()) => Ok(ConnectionTestResult {
+                reachable: true,
+                can_list: false,
+                message: format!(
+                    "{} answered and accepted the credentials",
+                    settings.engine.as_str()
+                ),
+            }),
+            // A fault of ours is a 500, with its detail in the log only.
+            Err(err) if err.category() == Category::Internal => Err(err),
+            // The adapters' messages name the setting to fix and never a secret.
+            Err(err) => Ok(ConnectionTestResult {
+                reachable: err.code() == ErrorCode::VectorStoreError,
+                can_list: false,
+                message: err.message().to_string(),
+            }),
+        }
     }
 }

@@ -18,6 +18,7 @@ use crate::crypto::SecretBox;
 use crate::dataset::LocalRoots;
 use crate::storage::StorageOpener;
 use crate::store::Store;
+use crate::vector::VectorStoreOpener;
 use crate::{Error, ErrorCode, Result};
 
 pub use file_metas::{FileMetaList, NewFileMetas, OpenedFile};
@@ -48,12 +49,13 @@ impl Default for Settings {
     }
 }
 
-/// The application: the store, the storage adapters, the secret box and the policies
-/// the services enforce.
+/// The application: the store, the storage and vector-database adapters, the secret box
+/// and the policies the services enforce.
 #[derive(Clone)]
 pub struct Loupe {
     store: Arc<dyn Store>,
     opener: Arc<dyn StorageOpener>,
+    vector_opener: Arc<dyn VectorStoreOpener>,
     secrets: SecretBox,
     settings: Arc<Settings>,
 }
@@ -63,12 +65,14 @@ impl Loupe {
     pub fn new(
         store: Arc<dyn Store>,
         opener: Arc<dyn StorageOpener>,
+        vector_opener: Arc<dyn VectorStoreOpener>,
         secrets: SecretBox,
         settings: Settings,
     ) -> Self {
         Self {
             store,
             opener,
+            vector_opener,
             secrets,
             settings: Arc::new(settings),
         }
