@@ -6,4 +6,5 @@ mod build;
 mod connections;
 mod datasets;
 mod spec;
+mod tag_definitions;
 mod tenancy;

@@ -41,6 +41,8 @@ pub struct PathIds {
     pub job: String,
     /// `{DatasetFileMetaId}`.
     pub file: String,
+    /// `{TagDefinitionId}`.
+    pub tag_definition: String,
 }
 
 impl PathIds {
@@ -79,7 +81,19 @@ impl PathIds {
             )
             .await
             .ok();
+        let tag_definition = app
+            .post(
+                "/api/v1/tagdefinitions",
+                owner_key,
+                json!({"TagDefinitionName": "walked", "TagDefinitions": {"Cone": "a traffic cone"}}),
+            )
+            .await
+            .ok();
         Self {
+            tag_definition: tag_definition["TagDefinitionId"]
+                .as_str()
+                .unwrap()
+                .to_string(),
             dataset,
             version: "v1".into(),
             key: key["KeyId"].as_str().unwrap().to_string(),
@@ -98,17 +112,19 @@ impl PathIds {
             connection: "conn-00000000000000000000".into(),
             job: "dsjob-00000000000000000000".into(),
             file: "000000000000000000000000".into(),
+            tag_definition: "tagdef-00000000000000000000".into(),
         }
     }
 
     /// Every id, to replace in answers before comparing them.
-    pub fn all(&self) -> [&str; 5] {
+    pub fn all(&self) -> [&str; 6] {
         [
             &self.dataset,
             &self.key,
             &self.connection,
             &self.job,
             &self.file,
+            &self.tag_definition,
         ]
     }
 
@@ -121,7 +137,8 @@ impl PathIds {
             .replace("{KeyId}", &self.key)
             .replace("{ConnectionId}", &self.connection)
             .replace("{DatasetJobId}", &self.job)
-            .replace("{DatasetFileMetaId}", &self.file);
+            .replace("{DatasetFileMetaId}", &self.file)
+            .replace("{TagDefinitionId}", &self.tag_definition);
         if let Some(start) = filled.find('{') {
             filled.truncate(
                 filled[start..]
@@ -154,6 +171,9 @@ pub fn body_for(operation_id: &str, ids: &PathIds, other_name: &str) -> serde_js
             json!({"DatasetVersion": ids.version, "DatasetFileMetas": [{"Uri": "s3://bucket/frames/b.jpg"}]})
         }
         "TestConnection" => json!({"Uri": "s3://bucket/frames"}),
+        "CreateTagDefinition" => {
+            json!({"TagDefinitionName": other_name, "TagDefinitions": {"Cone": "a cone"}})
+        }
         _ => json!({}),
     }
 }

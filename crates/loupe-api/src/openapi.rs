@@ -34,6 +34,7 @@ use crate::AppState;
         (name = "datasets", description = "Datasets"),
         (name = "versions", description = "Dataset versions"),
         (name = "connections", description = "Connections to external services; secrets are never returned"),
+        (name = "tagdefinitions", description = "Tag definitions: a guide prompt and the tags a tagging job may give"),
         (name = "jobs", description = "Dataset jobs: metadata build and, later, tagging, indexing and export"),
         (name = "filemetas", description = "The files of a dataset version"),
     )

@@ -97,6 +97,12 @@ pub enum ErrorCode {
     VectorStoreError,
     /// The vector database failed or timed out; retry later.
     VectorStoreUnavailable,
+    /// The tag definition does not exist.
+    TagDefinitionNotFound,
+    /// A tag definition with that name exists already in this workspace.
+    TagDefinitionAlreadyExists,
+    /// Another request changed the resource since it was read; read it again and retry.
+    ConcurrentModification,
     /// A workspace with that name exists already.
     WorkspaceAlreadyExists,
     /// A dataset with that name exists already in this workspace.
@@ -125,11 +131,14 @@ impl ErrorCode {
             | ApiKeyNotFound
             | ConnectionNotFound
             | DatasetJobNotFound
-            | DatasetFileMetaNotFound => Category::NotFound,
+            | DatasetFileMetaNotFound
+            | TagDefinitionNotFound => Category::NotFound,
             MethodNotAllowed => Category::MethodNotAllowed,
             WorkspaceAlreadyExists
             | DatasetAlreadyExists
             | ConnectionAlreadyExists
+            | TagDefinitionAlreadyExists
+            | ConcurrentModification
             | JobConflict => Category::Conflict,
             StorageError | VectorDimensionMismatch | VectorStoreError => Category::Invalid,
             VectorIndexNotFound => Category::NotFound,

@@ -71,6 +71,11 @@ id_type!(
     ConnectionId,
     "conn-"
 );
+id_type!(
+    /// Identifies a tag definition.
+    TagDefinitionId,
+    "tagdef-"
+);
 
 #[cfg(test)]
 mod tests {

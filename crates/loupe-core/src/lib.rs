@@ -15,6 +15,7 @@ pub mod page;
 pub mod service;
 pub mod storage;
 pub mod store;
+pub mod tag_definition;
 pub mod time;
 pub mod vector;
 pub mod vectordb;

@@ -10,9 +10,10 @@ use crate::auth::{Role, WorkspaceCtx};
 use crate::connection::Connection;
 use crate::dataset::{Dataset, DatasetUpdate};
 use crate::file_meta::{FileMetaRecord, FileMetaSort, SortOrder};
-use crate::ids::{ApiKeyId, ConnectionId, DatasetId, JobId, WorkspaceId};
+use crate::ids::{ApiKeyId, ConnectionId, DatasetId, JobId, TagDefinitionId, WorkspaceId};
 use crate::job::{DatasetJob, JobAction, JobFailure, JobLog, JobMode, JobStatus};
 use crate::page::{Page, PageRequest};
+use crate::tag_definition::TagDefinition;
 use crate::time::Timestamp;
 use crate::version::{DatasetVersion, VersionName, VersionState};
 use crate::workspace::{ApiKey, Workspace};
@@ -172,6 +173,36 @@ pub trait ConnectionStore: Send + Sync + 'static {
     async fn update_connection(&self, ws: &WorkspaceId, record: &ConnectionRecord) -> Result<()>;
     /// Deletes one.
     async fn delete_connection(&self, ws: &WorkspaceId, id: &ConnectionId) -> Result<()>;
+}
+
+/// Persistence of tag definitions.
+#[async_trait]
+pub trait TagDefinitionStore: Send + Sync + 'static {
+    /// Creates one; `TagDefinitionAlreadyExists` if the name is taken.
+    async fn insert_tag_definition(&self, ws: &WorkspaceId, def: &TagDefinition) -> Result<()>;
+    /// Reads one; `TagDefinitionNotFound` outside the workspace.
+    async fn get_tag_definition(
+        &self,
+        ws: &WorkspaceId,
+        id: &TagDefinitionId,
+    ) -> Result<TagDefinition>;
+    /// Lists the workspace's definitions, newest first.
+    async fn list_tag_definitions(
+        &self,
+        ws: &WorkspaceId,
+        page: &PageRequest,
+    ) -> Result<Page<TagDefinition>>;
+    /// Replaces name, prompt, tags, version and description, but only if the stored
+    /// version is still `expected_version` (two concurrent updates must not both bump
+    /// from the same version); `Conflict`-category error otherwise.
+    async fn update_tag_definition(
+        &self,
+        ws: &WorkspaceId,
+        def: &TagDefinition,
+        expected_version: i64,
+    ) -> Result<()>;
+    /// Deletes one.
+    async fn delete_tag_definition(&self, ws: &WorkspaceId, id: &TagDefinitionId) -> Result<()>;
 }
 
 /// A job to create, with the tasks it starts with.
@@ -525,5 +556,11 @@ pub trait FileMetaStore: Send + Sync + 'static {
 }
 
 /// Everything the services need from the metadata store.
-pub trait Store: MetadataStore + ConnectionStore + JobStore + FileMetaStore {}
-impl<T: MetadataStore + ConnectionStore + JobStore + FileMetaStore> Store for T {}
+pub trait Store:
+    MetadataStore + ConnectionStore + JobStore + FileMetaStore + TagDefinitionStore
+{
+}
+impl<T: MetadataStore + ConnectionStore + JobStore + FileMetaStore + TagDefinitionStore> Store
+    for T
+{
+}

@@ -15,6 +15,7 @@ mod pool;
 mod queue;
 mod ready;
 mod rows;
+mod tag_definitions;
 mod versions;
 mod workspaces;
 

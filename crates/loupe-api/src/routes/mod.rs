@@ -8,6 +8,7 @@ mod file_metas;
 mod health;
 mod jobs;
 mod links;
+mod tag_definitions;
 mod versions;
 mod workspace;
 
@@ -51,6 +52,15 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             connections::delete_connection
         ))
         .routes(routes!(connections::test_connection))
+        .routes(routes!(
+            tag_definitions::create_tag_definition,
+            tag_definitions::list_tag_definitions
+        ))
+        .routes(routes!(
+            tag_definitions::get_tag_definition,
+            tag_definitions::update_tag_definition,
+            tag_definitions::delete_tag_definition
+        ))
         .routes(routes!(jobs::create_job, jobs::list_jobs))
         .routes(routes!(jobs::get_job, jobs::delete_job))
         .routes(routes!(jobs::stop_job))

@@ -7,6 +7,7 @@ mod file_metas;
 mod jobs;
 mod keys;
 mod links;
+mod tag_definitions;
 mod versions;
 mod workspaces;
 
