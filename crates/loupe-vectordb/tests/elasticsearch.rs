@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use loupe_core::vector::{IndexSpec, Metric, VectorQuery, VectorStore};
+use loupe_core::vector::{IndexSpec, Metric, VectorQuery};
 use loupe_core::vectordb::VectorDbSettings;
 use loupe_core::ErrorCode;
 use loupe_vector::conformance::{self, brute_force, record, Ranking, Vectors};
