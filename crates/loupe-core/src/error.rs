@@ -97,6 +97,13 @@ pub enum ErrorCode {
     VectorStoreError,
     /// The vector database failed or timed out; retry later.
     VectorStoreUnavailable,
+    /// The model service refused the request or answered with something unusable (bad
+    /// credentials, a reply that is not the protocol's JSON, prose where tags were asked
+    /// for); the message says which. Repeating the same request will not help.
+    ModelError,
+    /// The model service failed, throttled or timed out, and kept doing so after the
+    /// connection's retries; retry later.
+    ModelUnavailable,
     /// The tag definition does not exist.
     TagDefinitionNotFound,
     /// A tag definition with that name exists already in this workspace.
@@ -140,14 +147,18 @@ impl ErrorCode {
             | TagDefinitionAlreadyExists
             | ConcurrentModification
             | JobConflict => Category::Conflict,
-            StorageError | VectorDimensionMismatch | VectorStoreError => Category::Invalid,
+            StorageError | VectorDimensionMismatch | VectorStoreError | ModelError => {
+                Category::Invalid
+            }
             VectorIndexNotFound => Category::NotFound,
             InvalidSignature => Category::Forbidden,
             PayloadTooLarge => Category::PayloadTooLarge,
             UnsupportedMediaType => Category::UnsupportedMediaType,
-            StoreUnavailable | RequestTimeout | StorageUnavailable | VectorStoreUnavailable => {
-                Category::Unavailable
-            }
+            StoreUnavailable
+            | RequestTimeout
+            | StorageUnavailable
+            | VectorStoreUnavailable
+            | ModelUnavailable => Category::Unavailable,
             InternalError => Category::Internal,
         }
     }

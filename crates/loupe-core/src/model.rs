@@ -27,7 +27,18 @@ pub trait Embedder: Send + Sync + 'static {
     /// Values per vector.
     fn dim(&self) -> usize;
     /// One vector per input, in order, L2-normalised, each of [`Embedder::dim`] values.
+    /// Fails as a whole when any input fails.
     async fn embed(&self, inputs: &[EmbedInput]) -> Result<Vec<Vec<f32>>>;
+
+    /// One result per input, in order: a vector, or why that input failed. Remote
+    /// services fail single inputs of a batch (a PAI-EAS GME reply with `status_code`
+    /// 204, an image that cannot be decoded) while the rest succeed; a job records those
+    /// files as failed and keeps the others, instead of losing or retrying the batch.
+    /// The outer error is for failures of the whole call (unreachable, refused). The
+    /// default suits embedders that fail as a whole.
+    async fn embed_each(&self, inputs: &[EmbedInput]) -> Result<Vec<Result<Vec<f32>>>> {
+        Ok(self.embed(inputs).await?.into_iter().map(Ok).collect())
+    }
 }
 
 /// A tag definition: a guide prompt and the allowed tags with their descriptions.

@@ -6,7 +6,7 @@
 
 use std::io::Cursor;
 
-use image::{DynamicImage, ImageDecoder, ImageReader};
+use image::DynamicImage;
 use imagesize::ImageType;
 use loupe_core::file_meta::supported_extension;
 use loupe_core::storage::{ObjectStore, StorageError};
@@ -168,10 +168,6 @@ pub enum Fit {
     Fill,
 }
 
-/// Largest image a thumbnail is decoded from, in bytes of decoded pixels; protects the
-/// server from decompression bombs.
-const MAX_DECODE_ALLOC: u64 = 512 * 1024 * 1024;
-
 /// Renders a JPEG thumbnail, EXIF orientation applied.
 pub fn render_thumbnail(
     bytes: &[u8],
@@ -179,21 +175,7 @@ pub fn render_thumbnail(
     height: u32,
     fit: Fit,
 ) -> Result<Vec<u8>, String> {
-    let mut reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| format!("cannot read the image: {e}"))?;
-    let mut limits = image::Limits::default();
-    limits.max_alloc = Some(MAX_DECODE_ALLOC);
-    reader.limits(limits);
-    let mut decoder = reader
-        .into_decoder()
-        .map_err(|e| format!("cannot decode the image: {e}"))?;
-    let orientation = decoder
-        .orientation()
-        .map_err(|e| format!("cannot read the orientation: {e}"))?;
-    let mut image =
-        DynamicImage::from_decoder(decoder).map_err(|e| format!("cannot decode the image: {e}"))?;
-    image.apply_orientation(orientation);
+    let image = loupe_core::pixels::decode_upright(bytes)?;
     let resized = match fit {
         Fit::Contain => image.thumbnail(width, height),
         Fit::Cover => image.resize_to_fill(width, height, image::imageops::FilterType::Triangle),
