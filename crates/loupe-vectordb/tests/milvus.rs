@@ -294,7 +294,7 @@ async fn uses_a_collection_created_beforehand_and_checks_its_dimension() {
     // Writes through one adapter are seen at once through another client (Strong reads).
     let ours = conformance::record("set-loupe", 1, gen.unit(8));
     store
-        .upsert("seed_images", &[ours.clone()])
+        .upsert("seed_images", std::slice::from_ref(&ours))
         .await
         .expect("upsert");
     let other = server.store().await;
