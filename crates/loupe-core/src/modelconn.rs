@@ -480,7 +480,8 @@ mod tests {
             ("BaseUrl", "http://eas/api/predict/gme"),
             ("Dimension", "1536"),
         ];
-        let cases: Vec<(ModelKind, Vec<(&str, &str)>, Vec<(&str, &str)>, &str)> = vec![
+        type Pairs<'a> = Vec<(&'a str, &'a str)>;
+        let cases: Vec<(ModelKind, Pairs, Pairs, &str)> = vec![
             (
                 ModelKind::Embedding,
                 vec![],
