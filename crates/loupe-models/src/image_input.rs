@@ -41,23 +41,16 @@ pub fn on_white(image: &DynamicImage) -> RgbImage {
     })
 }
 
-/// The network input for one image: `3 × 224 × 224` values in planar RGB order.
+/// The network input for one image: `224 × 224 × 3` values, channels last.
 pub fn to_input(image: &DynamicImage) -> Vec<f32> {
     let rgb = on_white(image);
-    let resized = image::imageops::resize(
-        &rgb,
-        INPUT_SIZE as u32,
-        INPUT_SIZE as u32,
-        FilterType::Triangle,
-    );
-    let plane = INPUT_SIZE * INPUT_SIZE;
-    let mut out = vec![0f32; 3 * plane];
-    for (i, pixel) in resized.pixels().enumerate() {
-        for (c, v) in pixel.0.iter().enumerate() {
-            out[c * plane + i] = (f32::from(*v) - 127.0) / 128.0;
-        }
-    }
-    out
+    let size = INPUT_SIZE as u32;
+    let resized = image::imageops::resize(&rgb, size, size, FilterType::Triangle);
+    resized
+        .as_raw()
+        .iter()
+        .map(|v| (f32::from(*v) - 127.0) / 128.0)
+        .collect()
 }
 
 #[cfg(test)]
@@ -85,15 +78,14 @@ mod tests {
     }
 
     #[test]
-    fn input_is_planar_and_normalised_like_tflite() {
-        let white =
-            DynamicImage::ImageRgb8(RgbImage::from_pixel(10, 20, image::Rgb([255, 0, 127])));
-        let input = to_input(&white);
-        let plane = INPUT_SIZE * INPUT_SIZE;
-        assert_eq!(input.len(), 3 * plane);
-        assert_eq!(input[0], 1.0);
-        assert_eq!(input[plane], -127.0 / 128.0);
-        assert_eq!(input[2 * plane + 5], 0.0);
+    fn input_is_channels_last_and_normalised_like_tflite() {
+        let pixel = image::Rgb([255, 0, 127]);
+        let input = to_input(&DynamicImage::ImageRgb8(RgbImage::from_pixel(
+            10, 20, pixel,
+        )));
+        assert_eq!(input.len(), 3 * INPUT_SIZE * INPUT_SIZE);
+        let first_two_pixels = [1.0, -127.0 / 128.0, 0.0, 1.0, -127.0 / 128.0, 0.0];
+        assert_eq!(input[..6], first_two_pixels);
     }
 
     #[test]

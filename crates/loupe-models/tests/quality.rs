@@ -138,3 +138,23 @@ async fn conse_finds_tuxpaint_categories_from_text() {
     );
     assert!(mean >= 0.35, "mean Precision@5 {mean:.3} is below 0.35");
 }
+
+/// The PyTorch reference (tests/bench/conse_torch.py) on the same checkpoint gives these
+/// top classes; a layout or preprocessing slip in the candle port changes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn efficientnet_names_the_animals_like_the_pytorch_reference() {
+    let stamps = stamps_dir();
+    let model = LocalConse::open(&model_data_dir())
+        .await
+        .expect("the local model is available");
+    for (file, class) in [
+        ("animals/mammals/cats/tiger.png", "tiger"),
+        ("animals/mammals/bears/european-bear.png", "brown bear"),
+        ("animals/mammals/bears/toys/edward_bear.png", "teddy"),
+    ] {
+        let image = Arc::new(std::fs::read(stamps.join(file)).unwrap());
+        let labels = model.labels(image, 3).await.unwrap();
+        assert_eq!(labels[0].name, class, "{file}: {labels:?}");
+        assert!(labels[0].confidence.unwrap() > 0.5, "{file}: {labels:?}");
+    }
+}

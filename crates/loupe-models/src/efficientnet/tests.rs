@@ -59,6 +59,14 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
         .unwrap()
 }
 
+fn nhwc(x: &Tensor) -> Tensor {
+    x.permute((0, 2, 3, 1)).unwrap().contiguous().unwrap()
+}
+
+fn nchw(x: &Tensor) -> Tensor {
+    x.permute((0, 3, 1, 2)).unwrap().contiguous().unwrap()
+}
+
 #[test]
 fn depthwise_op_matches_a_grouped_convolution_with_same_padding() {
     for (k, stride, size) in [(3, 1, 9), (3, 2, 9), (5, 2, 10), (5, 1, 7), (3, 2, 4)] {
@@ -66,7 +74,12 @@ fn depthwise_op_matches_a_grouped_convolution_with_same_padding() {
         let x = (seeded(&[2, c, size, size + 1], 1) * 8.0).unwrap();
         let w = seeded(&[c, 1, k, k], 2);
         let b = seeded(&[c], 3);
-        let ours = Depthwise::new(&w, &b, stride).unwrap().forward(&x).unwrap();
+        let ours = nchw(
+            &ops::Depthwise::new(&w, &b, stride)
+                .unwrap()
+                .forward(&nhwc(&x))
+                .unwrap(),
+        );
         let want = reference_depthwise(&x, &w, &b, stride);
         assert!(
             max_abs_diff(&ours, &want) < 1e-5,
@@ -76,16 +89,49 @@ fn depthwise_op_matches_a_grouped_convolution_with_same_padding() {
 }
 
 #[test]
-fn pointwise_matches_a_one_by_one_convolution() {
-    let x = seeded(&[2, 6, 5, 3], 4);
-    let w = seeded(&[8, 6, 1, 1], 5);
-    let b = seeded(&[8], 6);
-    let ours = Pointwise::new(&w, &b, false).unwrap().forward(&x).unwrap();
+fn stem_matches_a_strided_convolution_with_same_padding() {
+    let x = seeded(&[2, 3, 9, 8], 7);
+    let w = seeded(&[5, 3, 3, 3], 8);
+    let b = seeded(&[5], 9);
+    let ours = nchw(
+        &ops::Stem::new(&w, &b, 2)
+            .unwrap()
+            .forward(&nhwc(&x))
+            .unwrap(),
+    );
+    let (_, top, bottom) = same_padding(9, 3, 2);
+    let (_, left, right) = same_padding(8, 3, 2);
     let want = x
-        .conv2d(&w, 0, 1, 1, 1)
+        .pad_with_zeros(2, top, bottom)
         .unwrap()
-        .broadcast_add(&b.reshape((1, 8, 1, 1)).unwrap())
+        .pad_with_zeros(3, left, right)
+        .unwrap()
+        .conv2d(&w, 0, 2, 1, 1)
+        .unwrap()
+        .broadcast_add(&b.reshape((1, 5, 1, 1)).unwrap())
+        .unwrap()
+        .clamp(0f32, 6f32)
         .unwrap();
     let diff = max_abs_diff(&ours, &want);
+    assert!(diff < 1e-5, "max abs diff {diff}");
+}
+
+#[test]
+fn pointwise_matches_a_one_by_one_convolution_with_residual() {
+    let x = seeded(&[2, 6, 5, 3], 4);
+    let w = seeded(&[6, 6, 1, 1], 5);
+    let b = seeded(&[6], 6);
+    let ours = ops::Pointwise::new(&w, &b, false)
+        .unwrap()
+        .forward(&nhwc(&x), Some(&nhwc(&x)))
+        .unwrap();
+    let want = (x
+        .conv2d(&w, 0, 1, 1, 1)
+        .unwrap()
+        .broadcast_add(&b.reshape((1, 6, 1, 1)).unwrap())
+        .unwrap()
+        + &x)
+        .unwrap();
+    let diff = max_abs_diff(&nchw(&ours), &want);
     assert!(diff < 1e-5, "max abs diff {diff}");
 }
