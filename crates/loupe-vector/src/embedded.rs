@@ -36,6 +36,8 @@ use crate::segment::{self, Encodings, Row, Segment};
 use crate::topk::Hit;
 
 const MANIFEST: &str = "MANIFEST";
+/// The largest vector the store takes; embedding models stay far below.
+const MAX_DIM: usize = 65_536;
 const MANIFEST_HEADER: &str = "loupe-manifest 1";
 /// Renamed-away folders waiting to be removed; hex-named folders never start with '.'.
 const TRASH_PREFIX: &str = ".trash-";
@@ -619,6 +621,12 @@ impl Inner {
     }
 
     fn ensure_index(&self, spec: &IndexSpec) -> Result<()> {
+        if spec.dim == 0 || spec.dim > MAX_DIM {
+            return Err(Error::invalid(format!(
+                "index '{}': a dimension of {} is out of range: use 1 to {MAX_DIM}",
+                spec.name, spec.dim
+            )));
+        }
         let mut indexes = write(&self.indexes)?;
         if let Some(existing) = indexes.get(&spec.name) {
             if existing.spec.dim != spec.dim {

@@ -99,6 +99,9 @@ struct Prepared<'a> {
     i8: Option<QueryI8>,
 }
 
+/// Rows scored per kernel call: the scores of one chunk stay in L1.
+const CHUNK_ROWS: usize = 256;
+
 fn score_range(
     k: &Kernels,
     block: &Block,
@@ -108,25 +111,40 @@ fn score_range(
     top: &mut TopK,
 ) {
     let dim = block.dim;
-    match (pass, block.f16, block.i8, &q.i8) {
-        (Pass::F16, Some(rows), _, _) => {
-            for row in range.filter(|&r| block.is_live(r)) {
-                let score = (k.dot_f16)(q.f32, &rows[row * dim..(row + 1) * dim]);
-                top.push(block.base + row, score);
+    let mut scores = [0.0f32; CHUNK_ROWS];
+    let mut ints = [0i32; CHUNK_ROWS];
+    let mut start = range.start;
+    while start < range.end {
+        let end = (start + CHUNK_ROWS).min(range.end);
+        let n = end - start;
+        let rows = start * dim..end * dim;
+        match (pass, block.f16, block.i8, &q.i8) {
+            (Pass::F16, Some(f16), _, _) => (k.scan_f16)(q.f32, &f16[rows], dim, &mut scores[..n]),
+            (Pass::Int8, _, Some(i8), Some(qi)) => {
+                (k.scan_i8)(
+                    qi,
+                    &i8.values[rows],
+                    &i8.sums[start..end],
+                    dim,
+                    &mut ints[..n],
+                );
+                for ((s, &int), &scale) in scores
+                    .iter_mut()
+                    .zip(&ints[..n])
+                    .zip(&i8.scales[start..end])
+                {
+                    *s = int as f32 * qi.scale * scale;
+                }
+            }
+            // Exact, or a segment written before quantisation was turned on.
+            _ => (k.scan)(q.f32, &block.f32[rows], dim, &mut scores[..n]),
+        }
+        for (i, &score) in scores[..n].iter().enumerate() {
+            if block.is_live(start + i) {
+                top.push(block.base + start + i, score);
             }
         }
-        (Pass::Int8, _, Some(rows), Some(qi)) => {
-            for row in range.filter(|&r| block.is_live(r)) {
-                let int = (k.dot_i8)(qi, &rows.values[row * dim..(row + 1) * dim], rows.sums[row]);
-                top.push(block.base + row, int as f32 * qi.scale * rows.scales[row]);
-            }
-        }
-        // Exact, or a segment written before quantisation was turned on.
-        _ => {
-            for row in range.filter(|&r| block.is_live(r)) {
-                top.push(block.base + row, (k.dot)(q.f32, block.row(row)));
-            }
-        }
+        start = end;
     }
 }
 

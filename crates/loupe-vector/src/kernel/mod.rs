@@ -37,11 +37,14 @@ pub struct Kernels {
     pub name: &'static str,
     /// `a · b`.
     pub dot: fn(&[f32], &[f32]) -> f32,
-    /// `query · row` where the row is stored as IEEE half floats (bits).
-    pub dot_f16: fn(&[f32], &[u16]) -> f32,
-    /// The integer dot product of a quantised query and an int8 row whose values sum to
-    /// `row_sum` (needed by the VNNI kernel only).
-    pub dot_i8: fn(&QueryI8, &[i8], i32) -> i32,
+    /// `query · row` for each row of `dim` values into `out`: the row loop runs inside the
+    /// SIMD code, not through a call per row.
+    pub scan: fn(&[f32], &[f32], usize, &mut [f32]),
+    /// The same over rows stored as IEEE half floats (bits).
+    pub scan_f16: fn(&[f32], &[u16], usize, &mut [f32]),
+    /// Integer dot products of a quantised query with int8 rows whose values sum to
+    /// `sums[i]` (the VNNI kernel needs the sums to take its unsigned offset back out).
+    pub scan_i8: fn(&QueryI8, &[i8], &[i32], usize, &mut [i32]),
     /// Sixteen dot products at once, `[query][row]`: four rows against four queries with
     /// every loaded value used four times, which turns a batch from memory-bound into
     /// FMA-bound.
@@ -53,8 +56,9 @@ static KERNELS: OnceLock<Kernels> = OnceLock::new();
 const PORTABLE: Kernels = Kernels {
     name: "portable",
     dot: portable::dot,
-    dot_f16: portable::dot_f16,
-    dot_i8: portable::dot_i8,
+    scan: portable::scan,
+    scan_f16: portable::scan_f16,
+    scan_i8: portable::scan_i8,
     dots_4x4: portable::dots_4x4,
 };
 
@@ -157,14 +161,24 @@ mod tests {
                     "{} dot at {n}",
                     k.name
                 );
-                let got = (k.dot_f16)(&a, &b16);
-                assert!(
-                    (f64::from(got) - expected16).abs() < 1e-3,
-                    "{} f16 at {n}",
-                    k.name
-                );
-                let got = (k.dot_i8)(&q8, &b8, row_sum);
-                assert_eq!(i64::from(got), expected8, "{} i8 at {n}", k.name);
+                // Each scan over three copies of the row gives the same dot three times.
+                if n > 0 {
+                    let mut out = [0.0f32; 3];
+                    (k.scan)(&a, &b.repeat(3), n, &mut out);
+                    let close = |got: &[f32], want: f64| {
+                        got.iter().all(|g| (f64::from(*g) - want).abs() < 1e-3)
+                    };
+                    assert!(close(&out, expected), "{} scan at {n}: {out:?}", k.name);
+                    (k.scan_f16)(&a, &b16.repeat(3), n, &mut out);
+                    assert!(close(&out, expected16), "{} f16 at {n}: {out:?}", k.name);
+                    let mut ints = [0i32; 3];
+                    (k.scan_i8)(&q8, &b8.repeat(3), &[row_sum; 3], n, &mut ints);
+                    assert!(
+                        ints.iter().all(|&g| i64::from(g) == expected8),
+                        "{} i8 at {n}: {ints:?} vs {expected8}",
+                        k.name
+                    );
+                }
                 let rs = [&rows[0][..], &rows[1], &rows[2], &rows[3]];
                 let qs = [&queries[0][..], &queries[1], &queries[2], &queries[3]];
                 let got = (k.dots_4x4)(&qs, &rs);

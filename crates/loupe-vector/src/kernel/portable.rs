@@ -56,6 +56,27 @@ pub fn dot_i8(query: &QueryI8, row: &[i8], _row_sum: i32) -> i32 {
     acc.iter().sum::<i32>() + tail
 }
 
+/// `dot` of the query with each row of `rows` (`dim` values each).
+pub fn scan(query: &[f32], rows: &[f32], dim: usize, out: &mut [f32]) {
+    for (o, row) in out.iter_mut().zip(rows.chunks_exact(dim)) {
+        *o = dot(query, row);
+    }
+}
+
+/// `dot_f16` with each row.
+pub fn scan_f16(query: &[f32], rows: &[u16], dim: usize, out: &mut [f32]) {
+    for (o, row) in out.iter_mut().zip(rows.chunks_exact(dim)) {
+        *o = dot_f16(query, row);
+    }
+}
+
+/// `dot_i8` with each row.
+pub fn scan_i8(query: &QueryI8, rows: &[i8], sums: &[i32], dim: usize, out: &mut [i32]) {
+    for ((o, row), &sum) in out.iter_mut().zip(rows.chunks_exact(dim)).zip(sums) {
+        *o = dot_i8(query, row, sum);
+    }
+}
+
 /// Sixteen dot products, `[query][row]`.
 pub fn dots_4x4(queries: &[&[f32]; 4], rows: &[&[f32]; 4]) -> [[f32; 4]; 4] {
     let mut out = [[0.0f32; 4]; 4];

@@ -26,19 +26,21 @@ fn has_avx2() -> bool {
 
 const AVX512: Kernels = Kernels {
     name: "avx512",
-    // SAFETY (all four): handed out by `detect`/`all_supported` only when `has_avx512()`.
+    // SAFETY (all five): handed out by `detect`/`all_supported` only when `has_avx512()`.
     dot: |a, b| unsafe { avx512::dot(a, b) },
-    dot_f16: |q, r| unsafe { avx512::dot_f16(q, r) },
-    dot_i8: |q, r, s| unsafe { avx512::dot_i8(q, r, s) },
+    scan: |q, r, d, o| unsafe { avx512::scan(q, r, d, o) },
+    scan_f16: |q, r, d, o| unsafe { avx512::scan_f16(q, r, d, o) },
+    scan_i8: |q, r, s, d, o| unsafe { avx512::scan_i8(q, r, s, d, o) },
     dots_4x4: |q, r| unsafe { avx512::dots_4x4(q, r) },
 };
 
 const AVX2: Kernels = Kernels {
     name: "avx2+fma",
-    // SAFETY (all four): handed out only when `has_avx2()`.
+    // SAFETY (all five): handed out only when `has_avx2()`.
     dot: |a, b| unsafe { avx2::dot(a, b) },
-    dot_f16: |q, r| unsafe { avx2::dot_f16(q, r) },
-    dot_i8: |q, r, _| unsafe { avx2::dot_i8(q, r) },
+    scan: |q, r, d, o| unsafe { avx2::scan(q, r, d, o) },
+    scan_f16: |q, r, d, o| unsafe { avx2::scan_f16(q, r, d, o) },
+    scan_i8: |q, r, _, d, o| unsafe { avx2::scan_i8(q, r, d, o) },
     dots_4x4: |q, r| unsafe { avx2::dots_4x4(q, r) },
 };
 
@@ -161,6 +163,32 @@ mod avx512 {
             }
         }
         _mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1)) - 128 * row_sum
+    }
+
+    // The scans keep the row loop inside the target-feature code, so the dot product is
+    // inlined instead of called through a pointer for every row.
+    #[target_feature(enable = "avx512f,fma")]
+    pub unsafe fn scan(query: &[f32], rows: &[f32], dim: usize, out: &mut [f32]) {
+        for (o, row) in out.iter_mut().zip(rows.chunks_exact(dim)) {
+            // SAFETY: same features as this function.
+            *o = unsafe { dot(query, row) };
+        }
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma")]
+    pub unsafe fn scan_f16(query: &[f32], rows: &[u16], dim: usize, out: &mut [f32]) {
+        for (o, row) in out.iter_mut().zip(rows.chunks_exact(dim)) {
+            // SAFETY: same features as this function.
+            *o = unsafe { dot_f16(query, row) };
+        }
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub unsafe fn scan_i8(query: &QueryI8, rows: &[i8], sums: &[i32], dim: usize, out: &mut [i32]) {
+        for ((o, row), &sum) in out.iter_mut().zip(rows.chunks_exact(dim)).zip(sums) {
+            // SAFETY: same features as this function.
+            *o = unsafe { dot_i8(query, row, sum) };
+        }
     }
 
     #[target_feature(enable = "avx512f,fma")]
@@ -290,6 +318,30 @@ mod avx2 {
             .map(|(a, b)| i32::from(*a) * i32::from(*b))
             .sum();
         lanes.iter().sum::<i32>() + tail
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn scan(query: &[f32], rows: &[f32], dim: usize, out: &mut [f32]) {
+        for (o, row) in out.iter_mut().zip(rows.chunks_exact(dim)) {
+            // SAFETY: same features as this function.
+            *o = unsafe { dot(query, row) };
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn scan_f16(query: &[f32], rows: &[u16], dim: usize, out: &mut [f32]) {
+        for (o, row) in out.iter_mut().zip(rows.chunks_exact(dim)) {
+            // SAFETY: same features as this function.
+            *o = unsafe { dot_f16(query, row) };
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn scan_i8(query: &QueryI8, rows: &[i8], dim: usize, out: &mut [i32]) {
+        for (o, row) in out.iter_mut().zip(rows.chunks_exact(dim)) {
+            // SAFETY: same features as this function.
+            *o = unsafe { dot_i8(query, row) };
+        }
     }
 
     /// Two passes of four rows against two queries: sixteen ymm registers hold eight
