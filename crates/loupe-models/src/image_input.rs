@@ -2,44 +2,23 @@
 //! orientation, transparent pixels composited on white, resized to 224×224 and
 //! normalised as TF-Lite's EfficientNet-Lite expects, `(x·255 − 127)/128`.
 
-use std::io::Cursor;
-
 use image::imageops::FilterType;
-use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
+use image::DynamicImage;
 
 use crate::efficientnet::INPUT_SIZE;
 
 /// Why an image cannot be read.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot decode the image: {0}")]
-pub struct DecodeError(#[from] image::ImageError);
+#[error("{0}")]
+pub struct DecodeError(String);
 
-/// Decodes and applies the EXIF orientation, if the format carries one.
+/// Decodes and applies the EXIF orientation, within the decoder's memory limit: the
+/// same pixels thumbnails and remote connectors see.
 pub fn decode(bytes: &[u8]) -> Result<DynamicImage, DecodeError> {
-    let mut decoder = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(image::ImageError::IoError)?
-        .into_decoder()?;
-    let orientation = decoder.orientation()?;
-    let mut image = DynamicImage::from_decoder(decoder)?;
-    image.apply_orientation(orientation);
-    Ok(image)
+    loupe_core::pixels::decode_upright(bytes).map_err(DecodeError)
 }
 
-/// Composites any alpha on white: cut-outs on a transparent background would otherwise
-/// show whatever colour their invisible pixels happen to have (often black).
-pub fn on_white(image: &DynamicImage) -> RgbImage {
-    if !image.color().has_alpha() {
-        return image.to_rgb8();
-    }
-    let rgba = image.to_rgba8();
-    RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
-        let [r, g, b, a] = rgba.get_pixel(x, y).0;
-        let a = u16::from(a);
-        let blend = |c: u8| ((u16::from(c) * a + 255 * (255 - a) + 127) / 255) as u8;
-        image::Rgb([blend(r), blend(g), blend(b)])
-    })
-}
+pub use loupe_core::pixels::on_white;
 
 /// The network input for one image: `224 × 224 × 3` values, channels last.
 pub fn to_input(image: &DynamicImage) -> Vec<f32> {
@@ -56,7 +35,9 @@ pub fn to_input(image: &DynamicImage) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::RgbImage;
     use image::{Rgba, RgbaImage};
+    use std::io::Cursor;
 
     fn png(image: &DynamicImage) -> Vec<u8> {
         let mut bytes = Vec::new();
