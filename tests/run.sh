@@ -93,3 +93,6 @@ cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
 
 say "cargo test"
 cargo test --workspace --locked
+
+say "NEON kernels: loupe-vector's kernel and exact-search tests on aarch64 under qemu"
+cargo test --locked -p loupe-vector --lib --test exact --target aarch64-unknown-linux-gnu

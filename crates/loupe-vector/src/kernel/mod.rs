@@ -1,15 +1,17 @@
 //! The scoring kernels, picked once per process for the CPU they run on:
 //! - AVX-512 (with VNNI for int8) where present,
 //! - AVX2 with FMA (and F16C for f16),
+//! - NEON on aarch64 (part of its base instruction set),
 //! - otherwise portable code written so the compiler vectorises it (independent lane
-//!   accumulators; on aarch64, where NEON is part of the base instruction set, these
-//!   loops compile to NEON).
+//!   accumulators).
 //!
 //! Every kernel computes the same sums, so results differ only by float rounding; the
 //! tests compare each one available on the machine with an exact f64 sum.
 
 use std::sync::OnceLock;
 
+#[cfg(target_arch = "aarch64")]
+mod neon;
 pub mod portable;
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -67,6 +69,12 @@ fn select() -> Kernels {
     if let Some(kernels) = x86::detect() {
         return kernels;
     }
+    #[cfg(target_arch = "aarch64")]
+    return neon::NEON;
+    #[cfg_attr(
+        target_arch = "aarch64",
+        expect(unreachable_code, reason = "NEON is always there")
+    )]
     PORTABLE
 }
 
@@ -78,12 +86,22 @@ pub fn kernels() -> &'static Kernels {
 /// Every kernel set this machine can run, best first, portable last: for tests and
 /// benchmarks that compare them.
 pub fn available() -> Vec<Kernels> {
-    #[cfg_attr(not(target_arch = "x86_64"), expect(unused_mut, reason = "x86 only"))]
-    let mut all = Vec::new();
-    #[cfg(target_arch = "x86_64")]
-    all.extend(x86::all_supported());
-    all.push(PORTABLE);
-    all
+    arch_kernels().into_iter().chain([PORTABLE]).collect()
+}
+
+#[cfg(target_arch = "x86_64")]
+fn arch_kernels() -> Vec<Kernels> {
+    x86::all_supported()
+}
+
+#[cfg(target_arch = "aarch64")]
+fn arch_kernels() -> Vec<Kernels> {
+    vec![neon::NEON]
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn arch_kernels() -> Vec<Kernels> {
+    Vec::new()
 }
 
 /// The dot product of two vectors of equal length.
