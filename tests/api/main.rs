@@ -5,6 +5,7 @@ mod bad_input;
 mod build;
 mod connections;
 mod datasets;
+mod models;
 mod spec;
 mod tag_definitions;
 mod tenancy;

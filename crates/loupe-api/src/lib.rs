@@ -94,6 +94,7 @@ mod tests {
             Arc::clone(&store.store) as _,
             Arc::new(NoStorage),
             Arc::new(NoStorage),
+            Arc::new(NoStorage),
             loupe_core::crypto::SecretBox::new(&[1; 32]),
             loupe_core::service::Settings::default(),
         );
@@ -140,6 +141,23 @@ mod tests {
             Err(loupe_core::Error::invalid(
                 "no vector database in this test",
             ))
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl loupe_core::model::ModelOpener for NoStorage {
+        async fn open_embedder(
+            &self,
+            _: &loupe_core::modelconn::ModelSettings,
+        ) -> loupe_core::Result<Arc<dyn loupe_core::model::Embedder>> {
+            Err(loupe_core::Error::invalid("no model in this test"))
+        }
+
+        async fn open_tagger(
+            &self,
+            _: &loupe_core::modelconn::ModelSettings,
+        ) -> loupe_core::Result<Arc<dyn loupe_core::model::Tagger>> {
+            Err(loupe_core::Error::invalid("no model in this test"))
         }
     }
 

@@ -81,6 +81,9 @@ pub enum ErrorCode {
     DatasetFileMetaNotFound,
     /// A connection with that name exists already in this workspace.
     ConnectionAlreadyExists,
+    /// The connection is built in (`local-model`, `embedded-vectors`): it cannot be
+    /// changed, renamed or deleted. Create a connection of your own to use other settings.
+    ConnectionReadOnly,
     /// The job clashes with another one, e.g. a build already running on the version, or it is still running.
     JobConflict,
     /// The object store refused the request (missing object, no permission, bad settings); the message names the object.
@@ -144,6 +147,7 @@ impl ErrorCode {
             WorkspaceAlreadyExists
             | DatasetAlreadyExists
             | ConnectionAlreadyExists
+            | ConnectionReadOnly
             | TagDefinitionAlreadyExists
             | ConcurrentModification
             | JobConflict => Category::Conflict,

@@ -76,3 +76,21 @@ pub trait Tagger: Send + Sync + 'static {
     /// Tags one encoded image.
     async fn tag(&self, image: Arc<Vec<u8>>, spec: &TagSpec) -> Result<Tagging>;
 }
+
+/// Opens the model behind an `EmbeddingModel` or `TaggingModel` connection; the service
+/// holds one, so the domain depends on neither the local models nor the remote
+/// connectors.
+#[async_trait]
+pub trait ModelOpener: Send + Sync + 'static {
+    /// The embedder for these settings (`settings.kind` is `Embedding`). Opening does not
+    /// call the model: embed something to prove it answers.
+    async fn open_embedder(
+        &self,
+        settings: &crate::modelconn::ModelSettings,
+    ) -> Result<Arc<dyn Embedder>>;
+    /// The tagger for these settings (`settings.kind` is `Tagging`).
+    async fn open_tagger(
+        &self,
+        settings: &crate::modelconn::ModelSettings,
+    ) -> Result<Arc<dyn Tagger>>;
+}

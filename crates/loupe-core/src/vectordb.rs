@@ -18,6 +18,9 @@ pub enum Engine {
     Elasticsearch,
     /// OpenSearch with the k-NN plugin (also Lindorm's vector engine).
     OpenSearch,
+    /// The embedded store in process, under `$LOUPE_DATA_DIR/vectors`: only the
+    /// built-in `embedded-vectors` connection uses it.
+    Embedded,
 }
 
 impl Engine {
@@ -28,14 +31,16 @@ impl Engine {
             Engine::Milvus => "milvus",
             Engine::Elasticsearch => "elasticsearch",
             Engine::OpenSearch => "opensearch",
+            Engine::Embedded => "embedded",
         }
     }
 
-    const ALL: [Engine; 4] = [
+    const ALL: [Engine; 5] = [
         Engine::Pgvector,
         Engine::Milvus,
         Engine::Elasticsearch,
         Engine::OpenSearch,
+        Engine::Embedded,
     ];
 }
 
@@ -96,6 +101,34 @@ fn number(configs: &BTreeMap<String, String>, key: &str, default: u64, max: u64)
     }
 }
 
+/// The embedded store lives in the data folder: it has nowhere to point and no one to
+/// sign in as.
+fn embedded(
+    configs: &BTreeMap<String, String>,
+    secrets: &BTreeMap<String, String>,
+) -> Result<VectorDbSettings> {
+    if let Some(key) = configs.keys().find(|k| *k != "Engine") {
+        return Err(Error::invalid(format!(
+            "Configs.{key} is not used by the embedded engine: remove it"
+        )));
+    }
+    if let Some(key) = secrets.keys().next() {
+        return Err(Error::invalid(format!(
+            "Secrets.{key} is not used by the embedded engine: remove it"
+        )));
+    }
+    Ok(VectorDbSettings {
+        engine: Engine::Embedded,
+        endpoint: String::new(),
+        database: None,
+        username: None,
+        password: None,
+        api_key: None,
+        timeout: Duration::from_secs(30),
+        max_retries: 0,
+    })
+}
+
 impl VectorDbSettings {
     /// Parses and checks a connection's configs and secrets.
     pub fn parse(
@@ -135,6 +168,9 @@ impl VectorDbSettings {
                     Error::invalid(format!("Configs.Engine '{e}' is not one of {}", names()))
                 })?,
         };
+        if engine == Engine::Embedded {
+            return embedded(configs, secrets);
+        }
         let endpoint = configs
             .get("Endpoint")
             .map(|e| e.trim().to_string())

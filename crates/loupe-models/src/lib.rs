@@ -15,6 +15,7 @@ pub mod image_input;
 pub mod labels;
 pub mod legacy_pickle;
 pub mod minilm;
+mod opener;
 mod prepare;
 pub mod pypi;
 mod tagger;
@@ -27,6 +28,7 @@ use loupe_core::{Error, ErrorCode, Result};
 use tokio::sync::OnceCell;
 
 pub use conse::ConseModel;
+pub use opener::ModelHub;
 pub use prepare::{
     convert_checkpoint, prepare, prepare_with, ModelPaths, PrepareOptions, MODEL_DIR_ENV,
     WHEEL_DIR_ENV,

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use loupe_core::connection::{Connection, ConnectionType};
+use loupe_core::connection::{BuiltIn, Connection, ConnectionType};
 use loupe_core::ids::{ConnectionId, WorkspaceId};
 use loupe_core::page::{Cursor, Page, PageRequest};
 use loupe_core::store::ConnectionRecord;
@@ -32,9 +32,11 @@ impl TryFrom<ConnectionRow> for ConnectionRecord {
     fn try_from(row: ConnectionRow) -> Result<Self> {
         let stored: StoredConfig = serde_json::from_str(&row.config)
             .map_err(|e| Error::internal("reading connection", e))?;
+        let connection_id = ConnectionId::from_raw(row.id);
         Ok(ConnectionRecord {
             connection: Connection {
-                connection_id: ConnectionId::from_raw(row.id),
+                built_in: BuiltIn::of(&connection_id).is_some(),
+                connection_id,
                 connection_name: row.name,
                 connection_type: ConnectionType::from_stored(&row.kind)?,
                 configs: stored.configs,
@@ -54,7 +56,7 @@ struct StoredConfig {
     secret_names: Vec<String>,
 }
 
-fn config_json(c: &Connection) -> Result<String> {
+pub(crate) fn config_json(c: &Connection) -> Result<String> {
     serde_json::to_string(&StoredConfig {
         configs: c.configs.clone(),
         secret_names: c.secret_names.clone(),
@@ -76,26 +78,52 @@ fn not_found(id: &ConnectionId) -> Error {
     )
 }
 
+/// The insert of one connection row with its config JSON, bound for whichever engine
+/// executes it (a pool or a workspace-creating transaction).
+macro_rules! insert_connection_query {
+    ($ws:expr, $c:expr, $config:expr, $sealed:expr) => {
+        sqlx::query(
+            "INSERT INTO connections (id, workspace_id, name, kind, config, secrets, created_at, modified_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind($c.connection_id.as_str())
+        .bind($ws.as_str())
+        .bind($c.connection_name.as_str())
+        .bind($c.connection_type.as_str())
+        .bind($config)
+        .bind($sealed)
+        .bind($c.gmt_create_time.millis())
+        .bind($c.gmt_modified_time.millis())
+    };
+}
+
+/// Inserts a workspace's built-in connections inside the transaction that creates it
+/// (`$tx` is the transaction). They hold no secrets, so their sealed blob is empty.
+macro_rules! insert_builtins {
+    ($tx:expr, $workspace:expr) => {{
+        let ws = &$workspace.workspace_id;
+        for builtin in loupe_core::connection::BuiltIn::ALL {
+            let c = builtin.connection(ws, $workspace.gmt_create_time);
+            let config = $crate::connections::config_json(&c)?;
+            $crate::connections::insert_connection_query!(ws, c, config, Vec::<u8>::new())
+                .execute(&mut *$tx)
+                .await
+                .map_err($crate::errors::db_error)?;
+        }
+    }};
+}
+pub(crate) use {insert_builtins, insert_connection_query};
+
 impl SqlStore {
     pub(crate) async fn insert_connection_row(
         &self,
         ws: &WorkspaceId,
         r: &ConnectionRecord,
     ) -> Result<()> {
-        const SQL: &str = "INSERT INTO connections (id, workspace_id, name, kind, config, secrets, created_at, modified_at) \
-                           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
         let c = &r.connection;
         let config = config_json(c)?;
         let conflict = name_taken(&c.connection_name);
-        on_pool!(self, p => sqlx::query(SQL)
-            .bind(c.connection_id.as_str())
-            .bind(ws.as_str())
-            .bind(&c.connection_name)
-            .bind(c.connection_type.as_str())
-            .bind(&config)
-            .bind(&r.sealed_secrets)
-            .bind(c.gmt_create_time.millis())
-            .bind(c.gmt_modified_time.millis())
+        on_pool!(self, p => insert_connection_query!(ws, c, &config, &r.sealed_secrets)
             .execute(p)
             .await
             .map(drop)

@@ -5,6 +5,7 @@ use loupe_core::store::ApiKeyRecord;
 use loupe_core::workspace::Workspace;
 use loupe_core::{Error, ErrorCode, Result};
 
+use crate::connections::insert_builtins;
 use crate::errors::{db_error, unique_as};
 use crate::keys::insert_key_query;
 use crate::pool::{on_pool, SqlStore};
@@ -40,6 +41,7 @@ impl SqlStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
+            insert_builtins!(tx, workspace);
             tx.commit().await.map_err(db_error)?;
             Ok(true)
         }
@@ -57,15 +59,20 @@ impl SqlStore {
             ErrorCode::WorkspaceAlreadyExists,
             format!("workspace '{}' exists already", workspace.name),
         );
-        on_pool!(self, p => sqlx::query(INSERT_WORKSPACE)
-            .bind(workspace.workspace_id.as_str())
-            .bind(&workspace.name)
-            .bind(&workspace.description)
-            .bind(workspace.gmt_create_time.millis())
-            .execute(p)
-            .await
-            .map(drop)
-            .map_err(conflict))
+        on_pool!(self, p => async {
+            let mut tx = p.begin().await.map_err(db_error)?;
+            sqlx::query(INSERT_WORKSPACE)
+                .bind(workspace.workspace_id.as_str())
+                .bind(&workspace.name)
+                .bind(&workspace.description)
+                .bind(workspace.gmt_create_time.millis())
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict)?;
+            insert_builtins!(tx, workspace);
+            tx.commit().await.map_err(db_error)
+        }
+        .await)
     }
 
     pub(crate) async fn find_workspace_named(&self, name: &str) -> Result<Option<Workspace>> {

@@ -8,12 +8,15 @@
 //! transport failures with backoff, and answers `VectorStoreUnavailable` when the server
 //! stays down and `VectorDimensionMismatch` when a vector does not fit the index.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use loupe_core::vector::{VectorStore, VectorStoreOpener};
 use loupe_core::vectordb::{Engine, VectorDbSettings};
 use loupe_core::{Error, Result};
+use loupe_vector::EmbeddedVectorStore;
+use tokio::sync::OnceCell;
 
 #[cfg(feature = "elasticsearch")]
 pub mod elastic;
@@ -26,7 +29,8 @@ pub mod retry;
 #[cfg(any(feature = "elasticsearch", feature = "opensearch"))]
 mod search_engine;
 
-/// Opens the adapter for a parsed connection.
+/// Opens the adapter for a parsed connection to a server. The embedded engine is one
+/// store per process: [`Opener`] holds it.
 pub async fn open(settings: &VectorDbSettings) -> Result<Arc<dyn VectorStore>> {
     match settings.engine {
         Engine::Pgvector => pgvector::open(settings).await,
@@ -36,6 +40,9 @@ pub async fn open(settings: &VectorDbSettings) -> Result<Arc<dyn VectorStore>> {
         Engine::Elasticsearch => elastic::open(settings),
         #[cfg(feature = "opensearch")]
         Engine::OpenSearch => opensearch::open(settings),
+        Engine::Embedded => Err(Error::invalid(
+            "the embedded engine is the built-in embedded-vectors connection: use its ConnectionId",
+        )),
         // Unreachable exactly when every adapter is built, so the expectation holds
         // there and slim builds need none.
         #[cfg_attr(
@@ -53,13 +60,46 @@ pub async fn open(settings: &VectorDbSettings) -> Result<Arc<dyn VectorStore>> {
     }
 }
 
-/// The service's port to these adapters: opens the one a connection's engine names.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Opener;
+/// The service's port to these adapters: opens the one a connection's engine names, and
+/// the embedded store under its folder, opened once on first use and shared by every
+/// workspace's `embedded-vectors` connection (clones share it too).
+#[derive(Debug, Clone)]
+pub struct Opener {
+    embedded_dir: PathBuf,
+    embedded: Arc<OnceCell<Arc<EmbeddedVectorStore>>>,
+}
+
+impl Opener {
+    /// An opener whose embedded store lives in `embedded_dir` (`$LOUPE_DATA_DIR/vectors`).
+    pub fn new(embedded_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            embedded_dir: embedded_dir.into(),
+            embedded: Arc::new(OnceCell::new()),
+        }
+    }
+
+    async fn embedded(&self) -> Result<Arc<dyn VectorStore>> {
+        let store = self
+            .embedded
+            .get_or_try_init(|| async {
+                let dir = self.embedded_dir.clone();
+                // Opening reads every index's manifest from disk.
+                tokio::task::spawn_blocking(move || EmbeddedVectorStore::open(&dir))
+                    .await
+                    .map_err(|e| Error::internal("opening the embedded vector store", e))?
+                    .map(Arc::new)
+            })
+            .await?;
+        Ok(Arc::clone(store) as Arc<dyn VectorStore>)
+    }
+}
 
 #[async_trait]
 impl VectorStoreOpener for Opener {
     async fn open(&self, settings: &VectorDbSettings) -> Result<Arc<dyn VectorStore>> {
-        crate::open(settings).await
+        match settings.engine {
+            Engine::Embedded => self.embedded().await,
+            _ => crate::open(settings).await,
+        }
     }
 }

@@ -57,7 +57,8 @@ pub async fn build(config: &Config, listening: SocketAddr) -> Result<(Loupe, Arc
     let loupe = Loupe::new(
         store.clone(),
         Arc::new(Opener::default()),
-        Arc::new(loupe_vectordb::Opener),
+        Arc::new(loupe_vectordb::Opener::new(config.data_dir.join("vectors"))),
+        Arc::new(loupe_models::ModelHub::new(&config.data_dir)),
         secrets,
         settings,
     );

@@ -4,15 +4,16 @@ use std::collections::BTreeMap;
 
 use crate::auth::{Role, WorkspaceCtx};
 use crate::connection::{
-    validate_object_storage, Connection, ConnectionTest, ConnectionTestResult, ConnectionType,
-    ConnectionUpdate, NewConnection, OpenedConnection,
+    validate_object_storage, BuiltIn, Connection, ConnectionTest, ConnectionTestResult,
+    ConnectionType, ConnectionUpdate, NewConnection, OpenedConnection,
 };
 use crate::dataset::StorageUri;
 use crate::ids::{ConnectionId, WorkspaceId};
+use crate::modelconn::{ModelKind, ModelSettings};
 use crate::page::{Page, PageRequest};
 use crate::store::ConnectionRecord;
 use crate::time::Timestamp;
-use crate::vectordb::VectorDbSettings;
+use crate::vectordb::{Engine, VectorDbSettings};
 use crate::workspace::validate_name;
 use crate::{Category, Error, ErrorCode, Result};
 
@@ -30,7 +31,38 @@ fn validate(
 ) -> Result<()> {
     match kind {
         ConnectionType::ObjectStorage => validate_object_storage(configs, secrets),
-        ConnectionType::VectorDatabase => VectorDbSettings::parse(configs, secrets).map(|_| ()),
+        ConnectionType::VectorDatabase => {
+            let settings = VectorDbSettings::parse(configs, secrets)?;
+            if settings.engine == Engine::Embedded {
+                // One embedded store per process, reached through the built-in.
+                return Err(Error::invalid(format!(
+                    "Configs.Engine embedded is the built-in '{}' connection: use its ConnectionId",
+                    BuiltIn::EmbeddedVectors.name()
+                )));
+            }
+            Ok(())
+        }
+        ConnectionType::EmbeddingModel => {
+            ModelSettings::parse(ModelKind::Embedding, configs, secrets).map(|_| ())
+        }
+        ConnectionType::TaggingModel => {
+            ModelSettings::parse(ModelKind::Tagging, configs, secrets).map(|_| ())
+        }
+    }
+}
+
+/// Built-ins keep their settings, name and existence: the zero-configuration path and
+/// every index configuration that defaults to them rely on it.
+fn refuse_builtin(id: &ConnectionId, what: &str) -> Result<()> {
+    match BuiltIn::of(id) {
+        Some(builtin) => Err(Error::new(
+            ErrorCode::ConnectionReadOnly,
+            format!(
+                "'{}' is a built-in connection and cannot be {what}: create a connection of your own instead",
+                builtin.name()
+            ),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -52,6 +84,7 @@ impl Loupe {
             connection_type: new.connection_type,
             configs: new.configs,
             secret_names: new.secrets.keys().cloned().collect(),
+            built_in: false,
             gmt_create_time: now,
             gmt_modified_time: now,
         };
@@ -111,6 +144,9 @@ impl Loupe {
     ) -> Result<Connection> {
         ctx.require(Role::Admin)?;
         check_workspace_param(ctx, update.workspace_id.as_deref())?;
+        // Existence first, so another workspace's built-in id reads as missing.
+        self.store.get_connection(ctx.workspace_id(), id).await?;
+        refuse_builtin(id, "changed or renamed")?;
         let opened = self.open_connection(ctx.workspace_id(), id).await?;
         let mut connection = opened.connection;
         if let Some(name) = update.connection_name {
@@ -134,6 +170,8 @@ impl Loupe {
     /// Deletes a connection (admins).
     pub async fn delete_connection(&self, ctx: &WorkspaceCtx, id: &ConnectionId) -> Result<()> {
         ctx.require(Role::Admin)?;
+        self.store.get_connection(ctx.workspace_id(), id).await?;
+        refuse_builtin(id, "deleted")?;
         self.store.delete_connection(ctx.workspace_id(), id).await
     }
 
@@ -144,6 +182,13 @@ impl Loupe {
         id: &ConnectionId,
     ) -> Result<OpenedConnection> {
         let record = self.store.get_connection(ws, id).await?;
+        if record.connection.built_in {
+            // Built-ins hold no secrets, and their rows carry no sealed blob.
+            return Ok(OpenedConnection {
+                connection: record.connection,
+                secrets: BTreeMap::new(),
+            });
+        }
         let plain = self
             .secrets
             .open(&record.sealed_secrets, &seal_context(ws, id))?;
@@ -156,7 +201,8 @@ impl Loupe {
     }
 
     /// Tries the connection and says what worked (admins): an object store against a
-    /// location, a vector database with one cheap authenticated request.
+    /// location, a vector database with one cheap authenticated request, an embedding
+    /// model by embedding one short text, a tagging model by tagging one tiny image.
     pub async fn test_connection(
         &self,
         ctx: &WorkspaceCtx,
@@ -168,6 +214,9 @@ impl Loupe {
         match opened.connection.connection_type {
             ConnectionType::ObjectStorage => self.test_object_storage(&opened, test).await,
             ConnectionType::VectorDatabase => self.test_vector_database(&opened).await,
+            ConnectionType::EmbeddingModel | ConnectionType::TaggingModel => {
+                self.test_model(&opened).await
+            }
         }
     }
 
@@ -215,10 +264,10 @@ impl Loupe {
             Ok(()) => Ok(ConnectionTestResult {
                 reachable: true,
                 can_list: false,
-                message: format!(
-                    "{} answered and accepted the credentials",
-                    settings.engine.as_str()
-                ),
+                message: match settings.engine {
+                    Engine::Embedded => "the embedded store is open in the data folder".to_string(),
+                    engine => format!("{} answered and accepted the credentials", engine.as_str()),
+                },
             }),
             // A fault of ours is a 500, with its detail in the log only.
             Err(err) if err.category() == Category::Internal => Err(err),

@@ -7,6 +7,7 @@ mod file_metas;
 mod jobs;
 mod keys;
 mod links;
+mod models;
 mod tag_definitions;
 mod versions;
 mod workspaces;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use crate::auth::WorkspaceCtx;
 use crate::crypto::SecretBox;
 use crate::dataset::LocalRoots;
+use crate::model::ModelOpener;
 use crate::storage::StorageOpener;
 use crate::store::Store;
 use crate::vector::VectorStoreOpener;
@@ -50,13 +52,14 @@ impl Default for Settings {
     }
 }
 
-/// The application: the store, the storage and vector-database adapters, the secret box
+/// The application: the store, the storage, vector-database and model adapters, the secret box
 /// and the policies the services enforce.
 #[derive(Clone)]
 pub struct Loupe {
     store: Arc<dyn Store>,
     opener: Arc<dyn StorageOpener>,
     vector_opener: Arc<dyn VectorStoreOpener>,
+    model_opener: Arc<dyn ModelOpener>,
     secrets: SecretBox,
     settings: Arc<Settings>,
 }
@@ -67,6 +70,7 @@ impl Loupe {
         store: Arc<dyn Store>,
         opener: Arc<dyn StorageOpener>,
         vector_opener: Arc<dyn VectorStoreOpener>,
+        model_opener: Arc<dyn ModelOpener>,
         secrets: SecretBox,
         settings: Settings,
     ) -> Self {
@@ -74,6 +78,7 @@ impl Loupe {
             store,
             opener,
             vector_opener,
+            model_opener,
             secrets,
             settings: Arc::new(settings),
         }
