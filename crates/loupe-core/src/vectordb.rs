@@ -326,4 +326,20 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn the_embedded_engine_takes_no_endpoint_and_no_secrets() {
+        let ok = VectorDbSettings::parse(&map(&[("Engine", "embedded")]), &map(&[])).unwrap();
+        assert_eq!(ok.engine, Engine::Embedded);
+        let err = VectorDbSettings::parse(
+            &map(&[("Engine", "embedded"), ("Endpoint", "http://x")]),
+            &map(&[]),
+        )
+        .unwrap_err();
+        assert!(err.message().contains("Configs.Endpoint"), "{err}");
+        let err =
+            VectorDbSettings::parse(&map(&[("Engine", "embedded")]), &map(&[("Password", "pw")]))
+                .unwrap_err();
+        assert!(err.message().contains("Secrets.Password"), "{err}");
+    }
 }

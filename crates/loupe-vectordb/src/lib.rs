@@ -103,3 +103,37 @@ impl VectorStoreOpener for Opener {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use loupe_core::vector::{IndexSpec, Metric};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_embedded_store_is_opened_once_and_shared() {
+        let dir = tempfile::tempdir().unwrap();
+        let opener = Opener::new(dir.path().join("vectors"));
+        let settings = VectorDbSettings::parse(
+            &BTreeMap::from([("Engine".to_string(), "embedded".to_string())]),
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        let first = opener.open(&settings).await.unwrap();
+        let spec = IndexSpec {
+            name: "shared".into(),
+            dim: 4,
+            metric: Metric::DotProduct,
+        };
+        first.ensure_index(&spec).await.unwrap();
+        // A clone (as each service handle holds) reaches the same store.
+        let second = opener.clone().open(&settings).await.unwrap();
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(second.count("shared", "any").await.unwrap(), 0);
+        assert!(dir.path().join("vectors").is_dir());
+        // The free function only opens servers.
+        assert!(open(&settings).await.is_err());
+    }
+}
