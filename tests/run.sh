@@ -12,6 +12,9 @@ cd "$repo"
 
 # Builds live outside the clone so every run (and CI's fresh clones) reuses them.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/loupe-target}"
+# Incremental caches of every test binary grow the target dir by tens of GB and only
+# speed up edit-compile loops, which this script is not.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 say() { printf '==> %s\n' "$*" >&2; }
 
