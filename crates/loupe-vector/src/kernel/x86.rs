@@ -219,7 +219,41 @@ mod avx512 {
             }
             i += 16;
         }
-        acc.map(|a| a.map(|c| _mm512_reduce_add_ps(c)))
+        acc.map(|a| sum4(a))
+    }
+
+    /// The four horizontal sums of four vectors at once (a transpose-add): about half the
+    /// instructions of four separate reductions, which matter in the batch kernel.
+    #[target_feature(enable = "avx512f")]
+    fn sum4(v: [__m512; 4]) -> [f32; 4] {
+        // Per 128-bit lane: [a0+a2, b0+b2, a1+a3, b1+b3] and the same for c, d.
+        let x = _mm512_add_ps(
+            _mm512_unpacklo_ps(v[0], v[1]),
+            _mm512_unpackhi_ps(v[0], v[1]),
+        );
+        let y = _mm512_add_ps(
+            _mm512_unpacklo_ps(v[2], v[3]),
+            _mm512_unpackhi_ps(v[2], v[3]),
+        );
+        // Per lane: [a, b, c, d] partial sums.
+        let z = _mm512_add_ps(
+            _mm512_shuffle_ps::<0x44>(x, y),
+            _mm512_shuffle_ps::<0xEE>(x, y),
+        );
+        let lanes = _mm_add_ps(
+            _mm_add_ps(
+                _mm512_extractf32x4_ps::<0>(z),
+                _mm512_extractf32x4_ps::<1>(z),
+            ),
+            _mm_add_ps(
+                _mm512_extractf32x4_ps::<2>(z),
+                _mm512_extractf32x4_ps::<3>(z),
+            ),
+        );
+        let mut out = [0.0f32; 4];
+        // SAFETY: `out` holds four f32.
+        unsafe { _mm_storeu_ps(out.as_mut_ptr(), lanes) };
+        out
     }
 }
 
