@@ -26,16 +26,7 @@ pub const TEST_MASTER_KEY: [u8; 32] = [42; 32];
 /// The body limit the test server runs with, small so tests can exceed it cheaply.
 pub const TEST_BODY_LIMIT: usize = 64 * 1024;
 
-/// Where the local model's files are cached across test runs: `LOUPE_TEST_MODEL_DATA_DIR`,
-/// default `~/.cache/loupe-test/loupe-data` (the model is prepared there from PyPI on
-/// first use, as loupe-models' own tests do). Only tests that use `local-model` load it.
-pub fn model_data_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("LOUPE_TEST_MODEL_DATA_DIR") {
-        return dir.into();
-    }
-    let home = std::env::var_os("HOME").expect("HOME is set");
-    PathBuf::from(home).join(".cache/loupe-test/loupe-data")
-}
+pub use loupe_models::testing::model_data_dir;
 
 /// A server and the owner key of its `default` workspace.
 pub struct TestApp {

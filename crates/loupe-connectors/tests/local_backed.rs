@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use common::settings;
@@ -14,27 +13,8 @@ use loupe_connectors::testing::{Backend, ModelServer};
 use loupe_connectors::{open_embedder, open_tagger};
 use loupe_core::model::{EmbedInput, TagSpec};
 use loupe_core::modelconn::ModelKind;
+use loupe_models::testing::{model_data_dir, stamps_dir};
 use loupe_models::LocalConse;
-
-fn stamps_dir() -> PathBuf {
-    let dir = std::env::var_os("LOUPE_TEST_TUXPAINT_STAMPS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/share/tuxpaint/stamps"));
-    assert!(
-        dir.join("animals").is_dir(),
-        "no tuxpaint stamps at {}: run `source tests/backends/tuxpaint.sh` or set LOUPE_TEST_TUXPAINT_STAMPS",
-        dir.display()
-    );
-    dir
-}
-
-fn model_data_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("LOUPE_TEST_MODEL_DATA_DIR") {
-        return dir.into();
-    }
-    let home = std::env::var_os("HOME").expect("HOME is set");
-    Path::new(&home).join(".cache/loupe-test/loupe-data")
-}
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()

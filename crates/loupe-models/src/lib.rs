@@ -19,6 +19,8 @@ mod opener;
 mod prepare;
 pub mod pypi;
 mod tagger;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::sync::Arc;
 

@@ -16,30 +16,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use loupe_core::model::{EmbedInput, Embedder};
+use loupe_models::testing::{model_data_dir, stamps_dir};
 use loupe_models::LocalConse;
 
 const MIN_IMAGES: usize = 5;
 const K: usize = 5;
-
-fn stamps_dir() -> PathBuf {
-    let dir = std::env::var_os("LOUPE_TEST_TUXPAINT_STAMPS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/share/tuxpaint/stamps"));
-    assert!(
-        dir.join("animals").is_dir(),
-        "no tuxpaint stamps at {}: run `source tests/backends/tuxpaint.sh` (apt-get install tuxpaint-stamps-default) or set LOUPE_TEST_TUXPAINT_STAMPS",
-        dir.display()
-    );
-    dir
-}
-
-fn model_data_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("LOUPE_TEST_MODEL_DATA_DIR") {
-        return dir.into();
-    }
-    let home = std::env::var_os("HOME").expect("HOME is set");
-    Path::new(&home).join(".cache/loupe-test/loupe-data")
-}
 
 /// Every PNG stamp outside `symbols/`, with its folder names as tags.
 fn labelled_stamps(root: &Path) -> Vec<(PathBuf, BTreeSet<String>)> {
