@@ -4,6 +4,7 @@
 //! the connection.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::{Error, Result};
@@ -94,6 +95,49 @@ impl Provider {
         Provider::OpenAi,
         Provider::Local,
     ];
+}
+
+/// Which in-process model a local connection runs, from its `Configs.Model`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalModel {
+    /// No model named: the built-in ConSE model.
+    Builtin,
+    /// An absolute path: a CLIP-family model folder in the Hugging Face layout.
+    ClipFolder(PathBuf),
+    /// `owner/name`: a CLIP-family model on the Hugging Face hub, downloaded once.
+    ClipHub(String),
+}
+
+impl LocalModel {
+    /// Reads a local connection's `Configs.Model` (trimmed, empty as `None`).
+    pub fn parse(model: Option<&str>) -> Result<Self> {
+        let Some(model) = model else {
+            return Ok(LocalModel::Builtin);
+        };
+        if Path::new(model).is_absolute() {
+            return Ok(LocalModel::ClipFolder(model.into()));
+        }
+        if is_hub_id(model) {
+            return Ok(LocalModel::ClipHub(model.to_string()));
+        }
+        Err(Error::invalid(format!(
+            "Configs.Model '{model}' for the local provider must be empty (the built-in model), the \
+             absolute path of a CLIP model folder, or a Hugging Face hub id such as openai/clip-vit-base-patch32"
+        )))
+    }
+}
+
+/// `owner/name` with the hub's characters; no part starts with `.` or `-` or holds
+/// `..`, so the id is safe as a URL path and a folder name.
+fn is_hub_id(text: &str) -> bool {
+    let part_ok = |p: &str| {
+        (1..=96).contains(&p.len())
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && !p.starts_with(['.', '-'])
+            && !p.contains("..")
+    };
+    matches!(text.split_once('/'), Some((owner, name)) if part_ok(owner) && part_ok(name))
 }
 
 /// How images reach a remote model.
@@ -300,6 +344,7 @@ fn model(provider: Provider, configs: &BTreeMap<String, String>) -> Result<Optio
         Some(m) if m.len() > 256 || m.chars().any(char::is_control) => Err(Error::invalid(
             "Configs.Model must be at most 256 characters with no control characters",
         )),
+        Some(m) if provider == Provider::Local => LocalModel::parse(Some(m)).map(|_| model),
         _ => Ok(model),
     }
 }
@@ -409,6 +454,12 @@ impl ModelSettings {
         })
     }
 
+    /// The in-process model a local connection runs; an error for a `Model` that names
+    /// none (refused by [`ModelSettings::parse`] already).
+    pub fn local_model(&self) -> Result<LocalModel> {
+        LocalModel::parse(self.model.as_deref())
+    }
+
     /// The model name for messages and records: the configured one, or the provider's.
     pub fn model_name(&self) -> &str {
         self.model.as_deref().unwrap_or(self.provider.as_str())
@@ -471,6 +522,56 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(local.base_url, None);
+    }
+
+    #[test]
+    fn local_model_is_builtin_a_clip_folder_or_a_hub_id() {
+        let local = |model: &str| {
+            let mut configs = map(&[("Provider", "local")]);
+            if !model.is_empty() {
+                configs.insert("Model".into(), model.into());
+            }
+            ModelSettings::parse(ModelKind::Embedding, &configs, &map(&[]))
+                .and_then(|s| s.local_model())
+        };
+        assert_eq!(local("").unwrap(), LocalModel::Builtin);
+        assert_eq!(local("  ").unwrap(), LocalModel::Builtin);
+        assert_eq!(
+            local("/models/clip-vit-base-patch32").unwrap(),
+            LocalModel::ClipFolder("/models/clip-vit-base-patch32".into())
+        );
+        assert_eq!(
+            local(" openai/clip-vit-base-patch32 ").unwrap(),
+            LocalModel::ClipHub("openai/clip-vit-base-patch32".into())
+        );
+        for bad in [
+            "clip",
+            "./clip",
+            "../x/y",
+            "a/b/c",
+            "openai/..",
+            "-x/y",
+            "owner/na me",
+            "https://huggingface.co/openai/clip-vit-base-patch32",
+        ] {
+            let err = local(bad).expect_err(bad);
+            assert!(
+                err.message().contains("Configs.Model") && err.message().contains("hub id"),
+                "{bad}: {}",
+                err.message()
+            );
+        }
+        let remote = ModelSettings::parse(
+            ModelKind::Tagging,
+            &map(&[
+                ("Provider", "openai"),
+                ("BaseUrl", "http://x"),
+                ("Model", "qwen-vl-max"),
+            ]),
+            &map(&[]),
+        )
+        .expect("a remote model name is not a local model");
+        assert_eq!(remote.model.as_deref(), Some("qwen-vl-max"));
     }
 
     #[test]
