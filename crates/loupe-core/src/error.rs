@@ -55,6 +55,9 @@ pub enum ErrorCode {
     LocalPathNotAllowed,
     /// `NextToken` was not produced by this list call.
     InvalidNextToken,
+    /// `QueryExpression` does not parse or does not type-check; the message gives the
+    /// position (`at position N`, or `at line L, column C`) and what was expected there.
+    InvalidQueryExpression,
     /// No `Authorization: Bearer` header was sent.
     MissingApiKey,
     /// The API key is unknown or revoked.
@@ -130,8 +133,14 @@ impl ErrorCode {
     pub fn category(self) -> Category {
         use ErrorCode::*;
         match self {
-            MalformedJson | InvalidBody | InvalidParameter | InvalidName | InvalidUri
-            | LocalPathNotAllowed | InvalidNextToken => Category::Invalid,
+            MalformedJson
+            | InvalidBody
+            | InvalidParameter
+            | InvalidName
+            | InvalidUri
+            | LocalPathNotAllowed
+            | InvalidNextToken
+            | InvalidQueryExpression => Category::Invalid,
             MissingApiKey | InvalidApiKey => Category::Unauthenticated,
             PermissionDenied => Category::Forbidden,
             RouteNotFound

@@ -14,6 +14,7 @@ pub mod model;
 pub mod modelconn;
 pub mod page;
 pub mod pixels;
+pub mod query;
 pub mod retry;
 pub mod service;
 pub mod storage;
