@@ -8,7 +8,10 @@
 //!
 //! [`LocalConse`] is the [`Embedder`] and the zero-shot [`Tagger`]; it loads the model
 //! once, on first use, and runs every forward pass on tokio's blocking pool.
+//!
+//! [`clip`] runs CLIP-family models in the Hugging Face layout.
 
+pub mod clip;
 pub mod conse;
 pub mod efficientnet;
 pub mod image_input;
@@ -29,6 +32,7 @@ use loupe_core::model::{EmbedInput, Embedder, Tag, TagSpec, Tagger, Tagging};
 use loupe_core::{Error, ErrorCode, Result};
 use tokio::sync::OnceCell;
 
+pub use clip::ClipModel;
 pub use conse::ConseModel;
 pub use opener::ModelHub;
 pub use prepare::{
@@ -135,6 +139,11 @@ fn decode(bytes: &[u8], index: usize) -> Result<image::DynamicImage> {
 impl Embedder for LocalConse {
     fn model(&self) -> &str {
         MODEL_NAME
+    }
+
+    /// One CPU forward pass over this many images amortises the model's fixed costs.
+    fn batch_hint(&self) -> usize {
+        16
     }
 
     fn dim(&self) -> usize {
