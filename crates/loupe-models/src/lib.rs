@@ -9,14 +9,18 @@
 //! [`LocalConse`] is the [`Embedder`] and the zero-shot [`Tagger`]; it loads the model
 //! once, on first use, and runs every forward pass on tokio's blocking pool.
 //!
-//! [`clip`] runs CLIP-family models in the Hugging Face layout.
+//! A local connection whose `Model` names a CLIP-family model (a folder in the Hugging
+//! Face layout, or a hub id fetched once by [`hf_hub`]) gets [`LocalClip`] instead
+//! ([`clip`]), which embeds and tags the same way.
 
 pub mod clip;
 pub mod conse;
 pub mod efficientnet;
+pub mod hf_hub;
 pub mod image_input;
 pub mod labels;
 pub mod legacy_pickle;
+mod local_clip;
 pub mod minilm;
 mod opener;
 mod prepare;
@@ -34,6 +38,7 @@ use tokio::sync::OnceCell;
 
 pub use clip::ClipModel;
 pub use conse::ConseModel;
+pub use local_clip::{LocalClip, CLIP_ZERO_SHOT};
 pub use opener::ModelHub;
 pub use prepare::{
     convert_checkpoint, prepare, prepare_with, ModelPaths, PrepareOptions, MODEL_DIR_ENV,

@@ -1,5 +1,5 @@
-//! Zero-shot tagging: the image's ConSE embedding against the sentence embedding of each
-//! defined tag's "name: description"; the closest tags above a similarity floor win.
+//! Zero-shot tagging: the image's embedding (ConSE or CLIP) against the text embedding of
+//! each defined tag's "name: description"; the closest tags above a similarity floor win.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -7,7 +7,28 @@ use std::sync::{Arc, Mutex};
 use loupe_core::model::{Tag, TagSpec};
 use loupe_core::Result;
 
+use candle_core::Tensor;
+
+use crate::clip::ClipModel;
 use crate::conse::ConseModel;
+
+/// A model whose text embeddings share the space of its image embeddings.
+pub(crate) trait TextEmbedding: Send + Sync + 'static {
+    /// One L2-normalised row per text.
+    fn embed_texts(&self, texts: &[&str]) -> candle_core::Result<Tensor>;
+}
+
+impl TextEmbedding for ConseModel {
+    fn embed_texts(&self, texts: &[&str]) -> candle_core::Result<Tensor> {
+        ConseModel::embed_texts(self, texts)
+    }
+}
+
+impl TextEmbedding for ClipModel {
+    fn embed_texts(&self, texts: &[&str]) -> candle_core::Result<Tensor> {
+        ClipModel::embed_texts(self, texts)
+    }
+}
 
 /// Which tags an image gets.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -76,9 +97,9 @@ pub(crate) struct TextCache(Mutex<HashMap<String, Arc<Vec<f32>>>>);
 const CACHE_LIMIT: usize = 4096;
 
 impl TextCache {
-    pub(crate) async fn embed(
+    pub(crate) async fn embed<M: TextEmbedding>(
         &self,
-        model: &Arc<ConseModel>,
+        model: &Arc<M>,
         texts: &[(String, String)],
     ) -> Result<Vec<Arc<Vec<f32>>>> {
         let missing: Vec<String> = {
