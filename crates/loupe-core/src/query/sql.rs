@@ -11,8 +11,6 @@
 //! bound: no pattern language, so `%`, `_` and `\` are literal, and both engines fold
 //! ASCII letters only (`lower` in PostgreSQL folds by locale; `translate` does not).
 
-use std::fmt::Write;
-
 use super::ast::{
     Expr, Field, Number, NumberField, Predicate, RangeOp, TagGroup, TextField, TextOp, TimeField,
 };
@@ -23,7 +21,7 @@ pub const FILE_ALIAS: &str = "f";
 /// Which SQL the fragment is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
-    /// Placeholders `$n`.
+    /// Placeholders `$n` (`$n::int8`, `$n::float8` for numbers).
     Postgres,
     /// Placeholders `?n`: numbered like PostgreSQL's, because sqlx numbers bare `?`
     /// apart from `$n`, and the rest of a statement may use either.
@@ -86,14 +84,18 @@ impl Compiler {
         self.sql.push_str(text);
     }
 
-    /// Binds a value and writes its placeholder.
+    /// Binds a value and writes its placeholder. On PostgreSQL a number's placeholder
+    /// carries its type: a prepared statement is cached by its text, and `f.size > $2`
+    /// prepared for an integer would read a float's bytes as an integer.
     fn bind(&mut self, value: SqlValue) {
-        let sigil = match self.dialect {
-            Dialect::Postgres => '$',
-            Dialect::Sqlite => '?',
+        let n = self.next;
+        let placeholder = match (self.dialect, &value) {
+            (Dialect::Postgres, SqlValue::Text(_)) => format!("${n}"),
+            (Dialect::Postgres, SqlValue::Int(_)) => format!("${n}::int8"),
+            (Dialect::Postgres, SqlValue::Float(_)) => format!("${n}::float8"),
+            (Dialect::Sqlite, _) => format!("?{n}"),
         };
-        // Writing to a String cannot fail.
-        let _ = write!(self.sql, "{sigil}{}", self.next);
+        self.sql.push_str(&placeholder);
         self.next += 1;
         self.params.push(value);
     }
@@ -342,11 +344,23 @@ mod tests {
     #[test]
     fn nullable_columns_are_guarded_so_not_is_two_valued() {
         let sql = compiled("NOT ImageWidth > 10", Dialect::Postgres, 1);
-        assert_eq!(sql.sql, "(NOT (f.width IS NOT NULL AND f.width > $1))");
+        assert_eq!(
+            sql.sql,
+            "(NOT (f.width IS NOT NULL AND f.width > $1::int8))"
+        );
         assert_eq!(sql.params, [SqlValue::Int(10)]);
         let sql = compiled("DataSize <= 1.5", Dialect::Sqlite, 1);
         assert_eq!(sql.sql, "(f.size <= ?1)");
         assert_eq!(sql.params, [SqlValue::Float(1.5)]);
+    }
+
+    #[test]
+    fn postgres_placeholders_of_numbers_carry_their_type() {
+        // The same text for an integer and a float would share a cached statement.
+        let int = compiled("DataSize > 2", Dialect::Postgres, 1);
+        let float = compiled("DataSize > 2.5", Dialect::Postgres, 1);
+        assert_eq!(int.sql, "(f.size > $1::int8)");
+        assert_eq!(float.sql, "(f.size > $1::float8)");
     }
 
     #[test]
@@ -356,7 +370,7 @@ mod tests {
             Dialect::Postgres,
             1,
         );
-        assert_eq!(sql.sql, "(f.updated_at >= $1)");
+        assert_eq!(sql.sql, "(f.updated_at >= $1::int8)");
         assert_eq!(sql.params, [SqlValue::Int(1_740_700_800_123)]);
     }
 
