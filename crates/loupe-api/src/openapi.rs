@@ -24,7 +24,13 @@ use crate::AppState;
                        naming another workspace than the key's own answers 404 `WorkspaceNotFound`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
-    components(schemas(ErrorEnvelope, ErrorCode)),
+    components(schemas(
+        ErrorEnvelope,
+        ErrorCode,
+        loupe_core::job_spec::SemanticIndexSpec,
+        loupe_core::job_spec::IntelligentTagSpec,
+        loupe_core::job_spec::IntelligentTagRevertSpec
+    )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
     tags(

@@ -51,6 +51,10 @@ impl<P: Protocol> Embedder for RemoteEmbedder<P> {
         self.dim
     }
 
+    fn batch_hint(&self) -> usize {
+        self.max_batch
+    }
+
     async fn embed(&self, inputs: &[EmbedInput]) -> Result<Vec<Vec<f32>>> {
         let results = self.embed_each(inputs).await?;
         let failed: Vec<usize> = results

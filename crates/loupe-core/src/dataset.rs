@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::ids::DatasetId;
+use crate::connection::BuiltIn;
+use crate::ids::{DatasetId, WorkspaceId};
 use crate::time::Timestamp;
 use crate::workspace::{validate_description, validate_name};
 use crate::{Error, ErrorCode, Result};
@@ -102,12 +103,116 @@ pub struct Dataset {
     pub dataset_type: DatasetType,
     /// The object-store connection used to read `s3://` and `oss://` URIs.
     pub connection_id: Option<String>,
+    /// Where `SemanticIndex` jobs put the dataset's vectors and where vector search looks.
+    pub index_config: IndexConfig,
     /// When it was created.
     #[schema(value_type = String, format = DateTime)]
     pub gmt_create_time: Timestamp,
     /// When it was last changed.
     #[schema(value_type = String, format = DateTime)]
     pub gmt_modified_time: Timestamp,
+}
+
+/// A dataset's index configuration (PAI's "Index Configuration"): the embedding model,
+/// the vector database and the index. Unset fields read as the workspace's built-ins
+/// (`local-model`, `embedded-vectors`) and the dataset's own default index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct IndexConfig {
+    /// An `EmbeddingModel` connection.
+    pub embedding_connection_id: String,
+    /// A `VectorDatabase` connection.
+    pub vector_connection_id: String,
+    /// The index (table, collection) in that database.
+    #[schema(example = "dataset_embed_test")]
+    pub index_name: String,
+}
+
+/// The stored form of an [`IndexConfig`]: `None` means the default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredIndexConfig {
+    /// The embedding connection, unless the built-in.
+    pub embedding_connection_id: Option<String>,
+    /// The vector connection, unless the built-in.
+    pub vector_connection_id: Option<String>,
+    /// The index name, unless the dataset's default.
+    pub index_name: Option<String>,
+}
+
+impl StoredIndexConfig {
+    /// The effective configuration of a dataset of `ws`.
+    pub fn resolve(&self, ws: &WorkspaceId, dataset: &DatasetId) -> IndexConfig {
+        IndexConfig {
+            embedding_connection_id: self
+                .embedding_connection_id
+                .clone()
+                .unwrap_or_else(|| BuiltIn::LocalModel.id(ws).to_string()),
+            vector_connection_id: self
+                .vector_connection_id
+                .clone()
+                .unwrap_or_else(|| BuiltIn::EmbeddedVectors.id(ws).to_string()),
+            index_name: self
+                .index_name
+                .clone()
+                .unwrap_or_else(|| default_index_name(dataset)),
+        }
+    }
+}
+
+/// The index a dataset uses when none is configured: its own, so datasets embedded with
+/// different models never share an index of the wrong dimension.
+pub fn default_index_name(dataset: &DatasetId) -> String {
+    let id: String = dataset
+        .as_str()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("loupe_{id}")
+}
+
+/// Longest index name.
+pub const MAX_INDEX_NAME: usize = 128;
+
+/// Checks an index name: letters, digits, `_` and `-`, starting with a letter or digit.
+pub fn validate_index_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_INDEX_NAME
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorCode::InvalidName,
+            format!(
+                "IndexConfig.IndexName '{name}' must be 1 to {MAX_INDEX_NAME} letters, digits, '_' or '-', starting with a letter or digit"
+            ),
+        ))
+    }
+}
+
+/// `IndexConfig` in `UpdateDataset`: only the fields given change; `""` puts a field back
+/// to its default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct IndexConfigUpdate {
+    /// An `EmbeddingModel` connection of the workspace.
+    #[serde(default)]
+    pub embedding_connection_id: Option<String>,
+    /// A `VectorDatabase` connection of the workspace.
+    #[serde(default)]
+    pub vector_connection_id: Option<String>,
+    /// The index name.
+    #[serde(default)]
+    pub index_name: Option<String>,
 }
 
 /// `CreateDataset` body.
@@ -152,6 +257,9 @@ pub struct DatasetUpdate {
     pub description: Option<String>,
     /// New labels (replace the old ones).
     pub labels: Option<Vec<Label>>,
+    /// Changes to the index configuration. Vectors already written stay where they are:
+    /// run a `SemanticIndex` job (or `…/action/refreshindex`) to fill the new index.
+    pub index_config: Option<IndexConfigUpdate>,
     /// Accepted for PAI compatibility; must be the key's own workspace.
     pub workspace_id: Option<String>,
 }

@@ -89,6 +89,9 @@ pub enum ErrorCode {
     ConnectionReadOnly,
     /// The job clashes with another one, e.g. a build already running on the version, or it is still running.
     JobConflict,
+    /// The dataset version is not `Ready` (its build is pending, running or failed): wait
+    /// for its `FileMetaBuild` job, or build it again.
+    VersionNotReady,
     /// The object store refused the request (missing object, no permission, bad settings); the message names the object.
     StorageError,
     /// The object store failed or timed out; retry later.
@@ -159,7 +162,8 @@ impl ErrorCode {
             | ConnectionReadOnly
             | TagDefinitionAlreadyExists
             | ConcurrentModification
-            | JobConflict => Category::Conflict,
+            | JobConflict
+            | VersionNotReady => Category::Conflict,
             StorageError | VectorDimensionMismatch | VectorStoreError | ModelError => {
                 Category::Invalid
             }

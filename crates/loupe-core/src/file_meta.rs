@@ -87,10 +87,64 @@ pub struct DatasetFileMeta {
     pub file_update_time: Timestamp,
     /// Width and height.
     pub meta_attributes: MetaAttributes,
+    /// Tags by group.
+    pub tags: FileTags,
+    /// When the file's tags last changed.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub tag_update_time: Option<Timestamp>,
+    /// The `SemanticIndex` job that last embedded the file.
+    pub semantic_index_job_id: Option<String>,
+    /// When that job embedded it.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub semantic_index_update_time: Option<Timestamp>,
+    /// Similarity to the query (vector searches only); higher is closer. Its scale
+    /// depends on the embedding model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<f32>,
     /// A signed link to the file, valid for a limited time.
     pub download_url: Option<String>,
     /// A signed link to a thumbnail (`Width`, `Height`, `Fit` may be appended).
     pub thumbnail_url: Option<String>,
+}
+
+/// A file's tags by group, as PAI's `Tags` holds them: `ai` from smart-tagging jobs,
+/// `user` set by hand, `user-delete-ai-tags` the `ai` tags a user suppressed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FileTags {
+    /// Tags from `IntelligentTag` jobs (the union over tag definitions).
+    #[serde(default)]
+    pub ai: Vec<String>,
+    /// Tags added by hand.
+    #[serde(default)]
+    pub user: Vec<String>,
+    /// `ai` tags a user suppressed.
+    #[serde(default, rename = "user-delete-ai-tags")]
+    pub user_delete_ai_tags: Vec<String>,
+}
+
+/// The tag groups, as stored.
+pub const TAG_GROUPS: [&str; 3] = ["ai", "user", "user-delete-ai-tags"];
+
+impl FileTags {
+    /// Adds a tag to a stored group.
+    pub fn push(&mut self, group: &str, tag: String) {
+        match group {
+            "ai" => self.ai.push(tag),
+            "user" => self.user.push(tag),
+            _ => self.user_delete_ai_tags.push(tag),
+        }
+    }
+}
+
+/// What indexing and tagging stamped on a file meta.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileStamps {
+    /// The `SemanticIndex` job that last embedded the file.
+    pub semantic_index_job_id: Option<String>,
+    /// When, ms.
+    pub semantic_index_update_time: Option<i64>,
+    /// When its tags last changed, ms.
+    pub tag_update_time: Option<i64>,
 }
 
 /// A file meta row as the store keeps it.
@@ -120,6 +174,8 @@ pub struct FileMetaRecord {
     pub width: Option<i64>,
     /// Height, once probed.
     pub height: Option<i64>,
+    /// Index and tag stamps.
+    pub stamps: FileStamps,
 }
 
 impl FileMetaRecord {

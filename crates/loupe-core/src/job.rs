@@ -13,6 +13,12 @@ use crate::{Error, Result};
 pub enum JobAction {
     /// Lists the dataset's storage and registers the version's file metas.
     FileMetaBuild,
+    /// Embeds the version's images into the dataset's vector index (see `IndexConfig`).
+    SemanticIndex,
+    /// Tags the version's images with a tagging model and a tag definition (`ai` group).
+    IntelligentTag,
+    /// Removes the `ai` tags an `IntelligentTag` job wrote.
+    IntelligentTagRevert,
 }
 
 /// Whether a job redoes everything or only what changed.
@@ -63,7 +69,12 @@ macro_rules! stored_enum {
         }
     };
 }
-stored_enum!(JobAction { FileMetaBuild });
+stored_enum!(JobAction {
+    FileMetaBuild,
+    SemanticIndex,
+    IntelligentTag,
+    IntelligentTagRevert
+});
 stored_enum!(JobMode { Full, Increment });
 stored_enum!(JobStatus {
     Pending,
@@ -132,7 +143,10 @@ pub struct NewJob {
     /// `Full` (default) or `Increment`.
     #[serde(default)]
     pub job_mode: JobMode,
-    /// Options of the action. `FileMetaBuild` takes none: `{}`.
+    /// Options of the action, one typed object per action: `FileMetaBuild` takes none
+    /// (`{}`), `SemanticIndex` a [`crate::job_spec::SemanticIndexSpec`], `IntelligentTag`
+    /// an [`crate::job_spec::IntelligentTagSpec`], `IntelligentTagRevert` an
+    /// [`crate::job_spec::IntelligentTagRevertSpec`].
     #[serde(default)]
     pub job_spec: Option<serde_json::Value>,
     /// Free text.
@@ -185,6 +199,15 @@ pub enum TaskPayload {
     },
     /// Decide the job's final status and counters.
     Finalize,
+    /// List the files an index or tag job works on and enqueue them in batches.
+    Plan,
+    /// Embed or tag one batch of files.
+    Batch {
+        /// The batch number, unique within the job.
+        n: i64,
+        /// The file meta ids.
+        files: Vec<String>,
+    },
 }
 
 impl TaskPayload {
@@ -194,6 +217,8 @@ impl TaskPayload {
             TaskPayload::List => "list".to_string(),
             TaskPayload::Probe { chunk } => format!("probe-{chunk}"),
             TaskPayload::Finalize => FINALIZE_TASK.to_string(),
+            TaskPayload::Plan => "plan".to_string(),
+            TaskPayload::Batch { n, .. } => format!("batch-{n}"),
         }
     }
 
@@ -214,5 +239,8 @@ pub const DEFAULT_MAX_ATTEMPTS: i32 = 5;
 pub fn initial_tasks(action: JobAction) -> Vec<crate::store::NewTask> {
     match action {
         JobAction::FileMetaBuild => vec![TaskPayload::List.task(DEFAULT_MAX_ATTEMPTS)],
+        JobAction::SemanticIndex | JobAction::IntelligentTag | JobAction::IntelligentTagRevert => {
+            vec![TaskPayload::Plan.task(DEFAULT_MAX_ATTEMPTS)]
+        }
     }
 }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod file_meta;
 pub mod ids;
 pub mod job;
+pub mod job_spec;
 pub mod model;
 pub mod modelconn;
 pub mod page;

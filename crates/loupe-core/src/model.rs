@@ -30,6 +30,12 @@ pub trait Embedder: Send + Sync + 'static {
     /// Fails as a whole when any input fails.
     async fn embed(&self, inputs: &[EmbedInput]) -> Result<Vec<Vec<f32>>>;
 
+    /// Inputs worth sending in one call: a job groups files by this many and holds one
+    /// of its `MaxConcurrency` permits per call.
+    fn batch_hint(&self) -> usize {
+        1
+    }
+
     /// One result per input, in order: a vector, or why that input failed. Remote
     /// services fail single inputs of a batch (a PAI-EAS GME reply with `status_code`
     /// 204, an image that cannot be decoded) while the rest succeed; a job records those
@@ -93,4 +99,10 @@ pub trait ModelOpener: Send + Sync + 'static {
         &self,
         settings: &crate::modelconn::ModelSettings,
     ) -> Result<Arc<dyn Tagger>>;
+
+    /// Prepares and loads the in-process local model now, so that its first use does
+    /// not wait for it; nothing for openers without one.
+    async fn prepare_local(&self) -> Result<()> {
+        Ok(())
+    }
 }

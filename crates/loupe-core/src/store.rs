@@ -9,9 +9,10 @@ use async_trait::async_trait;
 use crate::auth::{Role, WorkspaceCtx};
 use crate::connection::Connection;
 use crate::dataset::{Dataset, DatasetUpdate};
-use crate::file_meta::{FileMetaRecord, FileMetaSort, SortOrder};
+use crate::file_meta::{FileMetaRecord, FileMetaSort, FileTags, SortOrder};
 use crate::ids::{ApiKeyId, ConnectionId, DatasetId, JobId, TagDefinitionId, WorkspaceId};
 use crate::job::{DatasetJob, JobAction, JobFailure, JobLog, JobMode, JobStatus};
+use crate::model::Tag;
 use crate::page::{Page, PageRequest};
 use crate::tag_definition::TagDefinition;
 use crate::time::Timestamp;
@@ -312,6 +313,8 @@ pub struct JobTally {
     pub failed_task_error: Option<String>,
     /// Files recorded as failed.
     pub failed_files: i64,
+    /// Undefined tag names a tagging job dropped.
+    pub dropped_tags: i64,
 }
 
 /// Filters of `ListDatasetJobs`.
@@ -553,14 +556,111 @@ pub trait FileMetaStore: Send + Sync + 'static {
         version_row: i64,
         file_id: &str,
     ) -> Result<FileMetaRecord>;
+    /// Reads the file metas of these ids that exist in the version, in no order.
+    async fn file_metas_by_ids(
+        &self,
+        version_row: i64,
+        ids: &[String],
+    ) -> Result<Vec<FileMetaRecord>>;
+    /// The tags of these files by group; files without tags are absent.
+    async fn file_tags(
+        &self,
+        version_row: i64,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, FileTags>>;
+}
+
+/// The kinds of per-file work whose outcome is remembered for `Increment`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkKind {
+    /// Embedding into the vector index.
+    Index,
+    /// Smart tagging.
+    Tag,
+}
+
+impl WorkKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkKind::Index => "index",
+            WorkKind::Tag => "tag",
+        }
+    }
+}
+
+/// A file a job processed, with what it produced.
+#[derive(Debug, Clone)]
+pub struct WorkDone {
+    /// File meta id.
+    pub file_id: String,
+    /// The fingerprint the file had when it was read.
+    pub fingerprint: String,
+    /// For tagging: the tags given (they replace the file's `ai` tags of the same source).
+    pub tags: Vec<Tag>,
+}
+
+/// The outcome of one batch of an index or tag job, written in one transaction.
+#[derive(Debug, Clone)]
+pub struct WorkResult {
+    /// The version's row id.
+    pub version_row: i64,
+    /// Index or tag.
+    pub kind: WorkKind,
+    /// The job.
+    pub job: JobId,
+    /// What the work ran with apart from the file (model, index, definition version).
+    pub work_key: String,
+    /// For tagging: the tag definition the tags come from.
+    pub source: String,
+    /// Files done.
+    pub done: Vec<WorkDone>,
+    /// Files that failed, with their fingerprint (their reasons go to the job's failures).
+    pub failed: Vec<(String, String)>,
+    /// Tag names the model gave that the definition does not hold (dropped).
+    pub dropped_tags: i64,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// Bookkeeping of index and tag jobs. Worker-side: ids come from a claimed task.
+#[async_trait]
+pub trait WorkStore: Send + Sync + 'static {
+    /// Ids of the version's probed files after `after` (in id order), at most `limit`.
+    /// With `unchanged_key` (`Increment`), files whose last work of `kind` succeeded with
+    /// their current fingerprint and that key are left out.
+    async fn files_to_work(
+        &self,
+        version_row: i64,
+        kind: WorkKind,
+        unchanged_key: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>>;
+    /// Ids with a work record of `kind` whose file meta is gone from the version.
+    async fn vanished_work(
+        &self,
+        version_row: i64,
+        kind: WorkKind,
+        limit: usize,
+    ) -> Result<Vec<String>>;
+    /// Drops work records (after their vectors were deleted).
+    async fn forget_work(&self, version_row: i64, kind: WorkKind, ids: &[String]) -> Result<()>;
+    /// Stamps file metas, replaces tags and records the outcome of a batch.
+    async fn record_work(&self, result: &WorkResult) -> Result<()>;
+    /// Removes the `ai` tags a job wrote and its tag work records; returns the files touched.
+    async fn revert_tags(&self, version_row: i64, tag_job: &JobId, at: Timestamp) -> Result<i64>;
+    /// Whether the job has tasks beyond its first (a retried plan must not enqueue twice).
+    async fn job_task_count(&self, job: &JobId) -> Result<i64>;
 }
 
 /// Everything the services need from the metadata store.
 pub trait Store:
-    MetadataStore + ConnectionStore + JobStore + FileMetaStore + TagDefinitionStore
+    MetadataStore + ConnectionStore + JobStore + FileMetaStore + TagDefinitionStore + WorkStore
 {
 }
-impl<T: MetadataStore + ConnectionStore + JobStore + FileMetaStore + TagDefinitionStore> Store
-    for T
+impl<
+        T: MetadataStore + ConnectionStore + JobStore + FileMetaStore + TagDefinitionStore + WorkStore,
+    > Store for T
 {
 }

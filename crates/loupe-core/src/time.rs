@@ -24,6 +24,13 @@ impl Timestamp {
         self.0
     }
 
+    /// Parses an RFC 3339 time such as `2025-02-28T00:00:00.000Z` (any offset).
+    pub fn parse_rfc3339(text: &str) -> Option<Self> {
+        DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| Self(t.timestamp_millis()))
+    }
+
     /// ISO 8601 in UTC with milliseconds.
     pub fn to_iso8601(self) -> String {
         DateTime::<Utc>::from_timestamp_millis(self.0)
@@ -46,5 +53,7 @@ mod tests {
     fn serializes_as_iso8601_utc_with_millis() {
         let t = Timestamp::from_millis(1_740_700_800_123);
         assert_eq!(t.to_iso8601(), "2025-02-28T00:00:00.123Z");
+        assert_eq!(Timestamp::parse_rfc3339(&t.to_iso8601()), Some(t));
+        assert_eq!(Timestamp::parse_rfc3339("yesterday"), None);
     }
 }

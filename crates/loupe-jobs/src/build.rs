@@ -19,6 +19,7 @@ use loupe_core::time::Timestamp;
 use loupe_core::version::VersionState;
 
 use crate::media::{probe, ProbeError};
+use crate::work::{log, task_payload, unexpected};
 use crate::worker::{Signals, TaskError, WorkerOptions};
 
 /// Chunk numbers of different attempts never meet, so a retried listing cannot reuse a
@@ -34,21 +35,17 @@ pub async fn run(
     task: &ClaimedTask,
     signals: &Signals,
 ) -> Result<TaskOutcome, TaskError> {
-    let payload: TaskPayload =
-        serde_json::from_value(task.payload.clone()).map_err(|e| TaskError {
-            retryable: false,
-            message: format!("unreadable task payload: {e}"),
-        })?;
-    match payload {
+    match task_payload(task)? {
         TaskPayload::List => list(loupe, options, task, signals).await,
         TaskPayload::Probe { chunk } => {
             probe_chunk(loupe, options, &task.job, chunk, signals).await
         }
         TaskPayload::Finalize => finalize(loupe, &task.job).await,
+        other => Err(unexpected(&other)),
     }
 }
 
-async fn storage_of(
+pub(crate) async fn storage_of(
     loupe: &Loupe,
     job: &JobContext,
 ) -> Result<std::sync::Arc<dyn ObjectStore>, TaskError> {
@@ -59,13 +56,6 @@ async fn storage_of(
     Ok(loupe
         .open_dataset_storage(&job.workspace_id, &dataset)
         .await?)
-}
-
-async fn log(loupe: &Loupe, job: &JobContext, message: &str) {
-    let _ = loupe
-        .store()
-        .append_log(&job.job_id, "info", message, Timestamp::now())
-        .await;
 }
 
 async fn list(
@@ -125,6 +115,7 @@ async fn list(
     log(
         loupe,
         job,
+        "info",
         &format!(
             "listed {listed} images in {:.1} s ({skipped} other files skipped, {removed} files gone since the last build)",
             started.elapsed().as_secs_f64()
@@ -157,6 +148,7 @@ fn record_of(
         updated_at: object.last_modified_ms,
         width: None,
         height: None,
+        stamps: Default::default(),
     }
 }
 
@@ -299,7 +291,13 @@ async fn finalize(loupe: &Loupe, job: &JobContext) -> Result<TaskOutcome, TaskEr
     store
         .complete_job(&job.job_id, status, &message, counts, now)
         .await?;
-    log(loupe, job, &format!("{}: {message}", status.as_str())).await;
+    log(
+        loupe,
+        job,
+        "info",
+        &format!("{}: {message}", status.as_str()),
+    )
+    .await;
     Ok(TaskOutcome::Succeeded {
         completed: 0,
         failed: 0,

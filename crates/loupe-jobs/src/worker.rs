@@ -19,7 +19,10 @@ use rand::Rng;
 use tokio::sync::Notify;
 use tracing::Instrument;
 
-use crate::build;
+use loupe_core::job::JobAction;
+
+use crate::work::JobCache;
+use crate::{build, index, tag};
 
 /// Settings of a worker pool.
 #[derive(Debug, Clone)]
@@ -103,6 +106,7 @@ pub struct WorkerPool {
     loupe: Loupe,
     wake: Arc<Notify>,
     options: WorkerOptions,
+    cache: JobCache,
 }
 
 impl WorkerPool {
@@ -112,6 +116,7 @@ impl WorkerPool {
             loupe,
             wake,
             options,
+            cache: JobCache::default(),
         }
     }
 
@@ -198,7 +203,13 @@ impl WorkerPool {
             self.options.lease,
             signals.clone(),
         ));
-        let result = build::run(&self.loupe, &self.options, &task, &signals).await;
+        let (loupe, cache) = (&self.loupe, &self.cache);
+        let result = match task.job.action {
+            JobAction::FileMetaBuild => build::run(loupe, &self.options, &task, &signals).await,
+            JobAction::SemanticIndex => index::run(loupe, cache, &task, &signals).await,
+            JobAction::IntelligentTag => tag::run(loupe, cache, &task, &signals).await,
+            JobAction::IntelligentTagRevert => tag::revert(loupe, cache, &task).await,
+        };
         heartbeat.abort();
         if signals.lost() {
             tracing::warn!("lease lost; another worker owns the task now");

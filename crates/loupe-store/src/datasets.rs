@@ -107,11 +107,16 @@ impl SqlStore {
     ) -> Result<Dataset> {
         let sql = format!(
             "UPDATE datasets SET name = COALESCE($3, name), description = COALESCE($4, description), \
-             labels = COALESCE($5, labels), modified_at = $6 \
-             WHERE workspace_id = $1 AND id = $2 RETURNING {DATASET_COLUMNS}"
+             labels = COALESCE($5, labels), modified_at = $6, \
+             index_embedding_connection_id = {}, index_vector_connection_id = {}, index_name = {} \
+             WHERE workspace_id = $1 AND id = $2 RETURNING {DATASET_COLUMNS}",
+            reset_or_set("index_embedding_connection_id", 7),
+            reset_or_set("index_vector_connection_id", 8),
+            reset_or_set("index_name", 9),
         );
         let labels = update.labels.as_deref().map(labels_json).transpose()?;
         let conflict = name_taken(update.name.as_deref().unwrap_or_default());
+        let index = update.index_config.clone().unwrap_or_default();
         let row: Option<DatasetRow> = on_pool!(self, p => sqlx::query_as(&sql)
             .bind(ws.as_str())
             .bind(id.as_str())
@@ -119,6 +124,9 @@ impl SqlStore {
             .bind(update.description.as_deref())
             .bind(labels.as_deref())
             .bind(at.millis())
+            .bind(index.embedding_connection_id.as_deref())
+            .bind(index.vector_connection_id.as_deref())
+            .bind(index.index_name.as_deref())
             .fetch_optional(p)
             .await
             .map_err(conflict)?);
@@ -140,6 +148,13 @@ impl SqlStore {
         }
         Ok(())
     }
+}
+
+/// An optional column update where `NULL` keeps the value and `''` resets it to the default.
+fn reset_or_set(column: &str, param: u8) -> String {
+    format!(
+        "CASE WHEN ${param} IS NULL THEN {column} WHEN ${param} = '' THEN NULL ELSE ${param} END"
+    )
 }
 
 fn name_taken(name: &str) -> impl FnOnce(sqlx::Error) -> Error {

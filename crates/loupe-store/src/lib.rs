@@ -17,6 +17,7 @@ mod ready;
 mod rows;
 mod tag_definitions;
 mod versions;
+mod work;
 mod workspaces;
 
 mod port;

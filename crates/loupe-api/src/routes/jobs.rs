@@ -5,7 +5,8 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use loupe_core::ids::{DatasetId, JobId};
-use loupe_core::job::{DatasetJob, JobAction, JobFailure, JobLog, NewJob};
+use loupe_core::job::{DatasetJob, JobAction, JobFailure, JobLog, JobMode, NewJob};
+use loupe_core::job_spec::SemanticIndexSpec;
 use loupe_core::page::PageRequest;
 use loupe_core::store::JobFilter;
 use serde::{Deserialize, Serialize};
@@ -117,7 +118,16 @@ pub async fn create_job(
     Extension(RequestId(request_id)): Extension<RequestId>,
     ApiJson(new): ApiJson<NewJob>,
 ) -> Result<Json<CreateJobResponse>, ApiError> {
-    let key = headers
+    let key = idempotency_key(&headers)?;
+    let job = state.loupe.create_job(&ctx, &path.id(), new, key).await?;
+    Ok(Json(CreateJobResponse {
+        dataset_job_id: job.dataset_job_id,
+        request_id,
+    }))
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    headers
         .get("idempotency-key")
         .map(|v| v.to_str().map(str::to_string))
         .transpose()
@@ -126,7 +136,45 @@ pub async fn create_job(
                 loupe_core::ErrorCode::InvalidParameter,
                 "Idempotency-Key must be plain text",
             )
-        })?;
+        })
+}
+
+/// `RefreshDatasetIndex` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct RefreshIndex {
+    /// The version to index, e.g. `v1`.
+    pub dataset_version: String,
+    /// Requests in flight to the embedding model (see `SemanticIndexSpec`).
+    #[serde(default)]
+    pub max_concurrency: Option<u32>,
+}
+
+/// The console's "Refresh now" after saving an `IndexConfig`: starts a `Full`
+/// `SemanticIndex` job on the version with the dataset's current index configuration.
+#[utoipa::path(post, path = "/api/v1/datasets/{DatasetId}/action/refreshindex", tag = "jobs", operation_id = "RefreshDatasetIndex",
+    params(DatasetPath, ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    request_body = RefreshIndex, responses((status = 200, body = CreateJobResponse), WriteErrors))]
+pub async fn refresh_index(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(path): Path<DatasetPath>,
+    headers: HeaderMap,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    ApiJson(refresh): ApiJson<RefreshIndex>,
+) -> Result<Json<CreateJobResponse>, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let spec = SemanticIndexSpec {
+        max_concurrency: refresh.max_concurrency,
+    };
+    let new = NewJob {
+        dataset_version: refresh.dataset_version,
+        job_action: JobAction::SemanticIndex,
+        job_mode: JobMode::Full,
+        job_spec: Some(serde_json::to_value(spec).unwrap_or_default()),
+        description: "refresh of the semantic index".to_string(),
+        workspace_id: None,
+    };
     let job = state.loupe.create_job(&ctx, &path.id(), new, key).await?;
     Ok(Json(CreateJobResponse {
         dataset_job_id: job.dataset_job_id,

@@ -64,6 +64,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::create_job, jobs::list_jobs))
         .routes(routes!(jobs::get_job, jobs::delete_job))
         .routes(routes!(jobs::stop_job))
+        .routes(routes!(jobs::refresh_index))
         .routes(routes!(jobs::list_failures))
         .routes(routes!(jobs::list_logs))
         .routes(routes!(

@@ -3,8 +3,8 @@
 use crate::auth::{Role, WorkspaceCtx};
 use crate::connection::ConnectionType;
 use crate::dataset::{
-    validate_dataset_name, validate_details, Dataset, DatasetType, DatasetUpdate, NewDataset,
-    StorageUri,
+    validate_dataset_name, validate_details, validate_index_name, Dataset, DatasetType,
+    DatasetUpdate, IndexConfigUpdate, NewDataset, StorageUri, StoredIndexConfig,
 };
 use crate::ids::{ConnectionId, DatasetId};
 use crate::page::{Page, PageRequest};
@@ -28,8 +28,10 @@ impl Loupe {
         self.check_dataset_connection(ctx, &uri, new.connection_id.as_deref())
             .await?;
         let now = Timestamp::now();
+        let dataset_id = DatasetId::generate();
         let dataset = Dataset {
-            dataset_id: DatasetId::generate(),
+            index_config: StoredIndexConfig::default().resolve(ctx.workspace_id(), &dataset_id),
+            dataset_id,
             name: new.name,
             description: new.description,
             labels: new.labels,
@@ -122,9 +124,58 @@ impl Loupe {
             validate_dataset_name(name)?;
         }
         validate_details(update.description.as_deref(), update.labels.as_deref())?;
+        if let Some(index) = &update.index_config {
+            self.check_index_config(ctx, index).await?;
+        }
         self.store
             .update_dataset(ctx.workspace_id(), id, update, Timestamp::now())
             .await
+    }
+
+    /// The connections an index configuration names must be the workspace's, of the
+    /// right kind; `""` (back to the default) is always fine.
+    async fn check_index_config(
+        &self,
+        ctx: &WorkspaceCtx,
+        index: &IndexConfigUpdate,
+    ) -> Result<()> {
+        let wanted = [
+            (
+                &index.embedding_connection_id,
+                ConnectionType::EmbeddingModel,
+                "EmbeddingConnectionId",
+            ),
+            (
+                &index.vector_connection_id,
+                ConnectionType::VectorDatabase,
+                "VectorConnectionId",
+            ),
+        ];
+        for (id, kind, field) in wanted {
+            let Some(id) = id.as_deref().filter(|id| !id.is_empty()) else {
+                continue;
+            };
+            if id.len() > MAX_CONNECTION_ID {
+                return Err(Error::invalid(format!(
+                    "IndexConfig.{field} must be 1 to {MAX_CONNECTION_ID} characters"
+                )));
+            }
+            let record = self
+                .store
+                .get_connection(ctx.workspace_id(), &ConnectionId::from_raw(id))
+                .await?;
+            if record.connection.connection_type != kind {
+                return Err(Error::invalid(format!(
+                    "IndexConfig.{field}: connection '{id}' is a {} connection, not a {} one",
+                    record.connection.connection_type.as_str(),
+                    kind.as_str()
+                )));
+            }
+        }
+        match index.index_name.as_deref() {
+            Some(name) if !name.is_empty() => validate_index_name(name),
+            _ => Ok(()),
+        }
     }
 
     /// Deletes a dataset and its versions. The files in storage are never touched.

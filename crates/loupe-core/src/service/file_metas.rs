@@ -10,7 +10,7 @@ use crate::auth::{Role, WorkspaceCtx};
 use crate::dataset::{Dataset, StorageUri};
 use crate::file_meta::{
     content_type_of, file_meta_id, supported_extension, DatasetFileMeta, FileMetaRecord,
-    FileMetaSort, MetaAttributes, SortOrder,
+    FileMetaSort, FileTags, MetaAttributes, SortOrder,
 };
 use crate::ids::{ConnectionId, DatasetId, WorkspaceId};
 use crate::page::PageRequest;
@@ -104,16 +104,9 @@ impl Loupe {
             .list_file_metas(ws, row, sort, order, page)
             .await?;
         let target = self.store.get_dataset(ws, dataset).await?;
-        let storage = self.open_dataset_storage(ws, &target).await.ok();
-        let mut items = Vec::with_capacity(page.items.len());
-        for record in page.items {
-            items.push(
-                self.present(ws, &target, version, storage.as_deref(), record)
-                    .await,
-            );
-        }
+        let hits = page.items.into_iter().map(|r| (r, None)).collect();
         Ok(FileMetaList {
-            items,
+            items: self.present_all(ws, &target, version, row, hits).await?,
             total_count: page.total_count,
             next_token: page.next_token,
         })
@@ -132,10 +125,36 @@ impl Loupe {
         let (row, _) = self.store.version_row(ws, dataset, version).await?;
         let record = self.store.get_file_meta(ws, row, file_id).await?;
         let target = self.store.get_dataset(ws, dataset).await?;
-        let storage = self.open_dataset_storage(ws, &target).await.ok();
-        Ok(self
-            .present(ws, &target, version, storage.as_deref(), record)
-            .await)
+        let mut items = self
+            .present_all(ws, &target, version, row, vec![(record, None)])
+            .await?;
+        items
+            .pop()
+            .ok_or_else(|| Error::internal("presenting a file meta", "no item"))
+    }
+
+    /// File metas as the API shows them: with their tags, score and signed links.
+    pub(super) async fn present_all(
+        &self,
+        ws: &WorkspaceId,
+        dataset: &Dataset,
+        version: VersionName,
+        version_row: i64,
+        hits: Vec<(FileMetaRecord, Option<f32>)>,
+    ) -> Result<Vec<DatasetFileMeta>> {
+        let ids: Vec<String> = hits.iter().map(|(r, _)| r.file_id.clone()).collect();
+        let mut tags = self.store.file_tags(version_row, &ids).await?;
+        let storage = self.open_dataset_storage(ws, dataset).await.ok();
+        let mut items = Vec::with_capacity(hits.len());
+        for (record, score) in hits {
+            let tags = tags.remove(&record.file_id).unwrap_or_default();
+            let mut item = self
+                .present(ws, dataset, version, storage.as_deref(), record, tags)
+                .await;
+            item.score = score;
+            items.push(item);
+        }
+        Ok(items)
     }
 
     async fn present(
@@ -145,6 +164,7 @@ impl Loupe {
         version: VersionName,
         storage: Option<&dyn ObjectStore>,
         r: FileMetaRecord,
+        tags: FileTags,
     ) -> DatasetFileMeta {
         let id = &dataset.dataset_id;
         let file = FileRef {
@@ -182,6 +202,14 @@ impl Loupe {
                 image_width: r.width,
                 image_height: r.height,
             },
+            tags,
+            tag_update_time: r.stamps.tag_update_time.map(Timestamp::from_millis),
+            semantic_index_job_id: r.stamps.semantic_index_job_id,
+            semantic_index_update_time: r
+                .stamps
+                .semantic_index_update_time
+                .map(Timestamp::from_millis),
+            score: None,
         }
     }
 
@@ -246,6 +274,7 @@ impl Loupe {
                 updated_at: updated,
                 width: attributes.image_width,
                 height: attributes.image_height,
+                stamps: Default::default(),
             });
         }
         self.store

@@ -2,15 +2,18 @@
 //! failures and logs of a job.
 
 use crate::auth::{Role, WorkspaceCtx};
-use crate::ids::{DatasetId, JobId};
+use crate::connection::BuiltIn;
+use crate::ids::{ConnectionId, DatasetId, JobId, TagDefinitionId};
 use crate::job::{
     initial_tasks, DatasetJob, JobAction, JobFailure, JobLog, JobMode, JobStatus, NewJob,
 };
+use crate::job_spec::{read_spec, IntelligentTagRevertSpec, IntelligentTagSpec};
 use crate::page::{Page, PageRequest};
 use crate::store::{JobFilter, NewJobRecord};
 use crate::time::Timestamp;
 use crate::version::VersionName;
-use crate::{Error, Result};
+use crate::version::VersionState;
+use crate::{Error, ErrorCode, Result};
 
 use super::{check_workspace_param, Loupe};
 
@@ -38,8 +41,11 @@ impl Loupe {
         }
         crate::dataset::validate_details(Some(&new.description), None)?;
         let version: VersionName = new.dataset_version.parse()?;
-        let spec = check_spec(new.job_action, new.job_spec)?;
+        let spec = crate::job_spec::check_spec(new.job_action, new.job_spec)?;
         self.store.get_dataset(ctx.workspace_id(), dataset).await?;
+        let spec = self
+            .check_job_inputs(ctx, dataset, version, new.job_action, spec)
+            .await?;
         let record = self.job_record(
             dataset,
             version,
@@ -51,6 +57,93 @@ impl Loupe {
             Timestamp::now(),
         );
         self.store.create_job(ctx.workspace_id(), &record).await
+    }
+
+    /// What an index, tag or revert job needs must exist before it is queued: a ready
+    /// version, the connections, the tag definition, the job to revert. Returns the spec
+    /// with defaults filled in, so the job runs with what was checked.
+    async fn check_job_inputs(
+        &self,
+        ctx: &WorkspaceCtx,
+        dataset: &DatasetId,
+        version: VersionName,
+        action: JobAction,
+        spec: serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        let ws = ctx.workspace_id();
+        if action == JobAction::FileMetaBuild {
+            return Ok(spec);
+        }
+        let (_, state) = self.store.version_row(ws, dataset, version).await?;
+        if state != VersionState::Ready {
+            return Err(Error::new(
+                ErrorCode::VersionNotReady,
+                format!(
+                    "version {version} is {}: {} runs on a Ready version; wait for its FileMetaBuild job (or build the version again)",
+                    state.as_str(),
+                    action.as_str()
+                ),
+            ));
+        }
+        match action {
+            JobAction::FileMetaBuild => Ok(spec),
+            JobAction::SemanticIndex => {
+                let config = self.store.get_dataset(ws, dataset).await?.index_config;
+                for id in [
+                    &config.embedding_connection_id,
+                    &config.vector_connection_id,
+                ] {
+                    self.store
+                        .get_connection(ws, &ConnectionId::from_raw(id))
+                        .await
+                        .map_err(|e| {
+                            Error::new(
+                                e.code(),
+                                format!("{}: fix the dataset's IndexConfig", e.message()),
+                            )
+                        })?;
+                }
+                Ok(spec)
+            }
+            JobAction::IntelligentTag => {
+                let mut parsed: IntelligentTagSpec = read_spec(&spec)?;
+                self.store
+                    .get_tag_definition(ws, &TagDefinitionId::from_raw(&parsed.tag_definition_id))
+                    .await?;
+                let connection = parsed
+                    .connection_id
+                    .get_or_insert_with(|| BuiltIn::LocalModel.id(ws).to_string());
+                self.check_tagging_connection(ws, &ConnectionId::from_raw(connection.as_str()))
+                    .await?;
+                serde_json::to_value(&parsed).map_err(|e| Error::internal("writing a job spec", e))
+            }
+            JobAction::IntelligentTagRevert => {
+                let parsed: IntelligentTagRevertSpec = read_spec(&spec)?;
+                let target = self
+                    .store
+                    .get_job(ws, dataset, &JobId::from_raw(&parsed.tag_job_id))
+                    .await?;
+                if target.job_action != JobAction::IntelligentTag
+                    || target.dataset_version != version.to_string()
+                {
+                    return Err(Error::invalid(format!(
+                        "JobSpec.TagJobId '{}' is not an IntelligentTag job of version {version}",
+                        parsed.tag_job_id
+                    )));
+                }
+                if !target.status.is_final() {
+                    return Err(Error::new(
+                        ErrorCode::JobConflict,
+                        format!(
+                            "job '{}' is still {}: stop it or wait for it before reverting its tags",
+                            parsed.tag_job_id,
+                            target.status.as_str()
+                        ),
+                    ));
+                }
+                Ok(spec)
+            }
+        }
     }
 
     /// A new job record in state `Pending`, with its action's first tasks.
@@ -161,18 +254,5 @@ impl Loupe {
         self.store
             .list_job_logs(ctx.workspace_id(), dataset, id, page)
             .await
-    }
-}
-
-/// Each action's `JobSpec` is a typed object; unknown keys are refused.
-fn check_spec(action: JobAction, spec: Option<serde_json::Value>) -> Result<serde_json::Value> {
-    let spec = spec.unwrap_or_else(|| serde_json::json!({}));
-    match action {
-        JobAction::FileMetaBuild => match spec.as_object() {
-            Some(object) if object.is_empty() => Ok(spec),
-            _ => Err(Error::invalid(
-                "JobSpec of FileMetaBuild takes no options: send {} or leave it out",
-            )),
-        },
     }
 }

@@ -4,6 +4,7 @@
 mod connections;
 mod datasets;
 mod file_metas;
+mod indexing;
 mod jobs;
 mod keys;
 mod links;
@@ -25,6 +26,7 @@ use crate::vector::VectorStoreOpener;
 use crate::{Error, ErrorCode, Result};
 
 pub use file_metas::{FileMetaList, NewFileMetas, OpenedFile};
+pub use indexing::{index_set_id, IndexTarget, DEFAULT_TOP_K, MAX_TOP_K, VECTOR_LIST};
 pub use keys::IssuedKey;
 pub use links::{FileRef, LinkKind, LinkSignature};
 

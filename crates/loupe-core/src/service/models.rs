@@ -71,11 +71,36 @@ impl Loupe {
     }
 
     /// The tagger behind a `TaggingModel` connection, or the zero-shot tagger of a local
-    /// `EmbeddingModel` connection such as `local-model`, for jobs.
-    pub async fn tagger(&self, ws: &WorkspaceId, id: &ConnectionId) -> Result<Arc<dyn Tagger>> {
+    /// `EmbeddingModel` connection such as `local-model`, for jobs; `model` replaces the
+    /// connection's `Model` (a job's `ModelName`).
+    pub async fn tagger(
+        &self,
+        ws: &WorkspaceId,
+        id: &ConnectionId,
+        model: Option<&str>,
+    ) -> Result<Arc<dyn Tagger>> {
         let opened = self.open_connection(ws, id).await?;
-        let settings = settings_for(&opened, ModelKind::Tagging)?;
+        let mut settings = settings_for(&opened, ModelKind::Tagging)?;
+        if let Some(model) = model {
+            settings.model = Some(model.to_string());
+        }
         self.model_opener.open_tagger(&settings).await
+    }
+
+    /// Prepares and loads the local model (at server start).
+    pub async fn prepare_local_model(&self) -> Result<()> {
+        self.model_opener.prepare_local().await
+    }
+
+    /// Fails unless the connection can tag (a `TaggingModel`, or a local `EmbeddingModel`);
+    /// nothing is loaded or called.
+    pub(super) async fn check_tagging_connection(
+        &self,
+        ws: &WorkspaceId,
+        id: &ConnectionId,
+    ) -> Result<()> {
+        let opened = self.open_connection(ws, id).await?;
+        settings_for(&opened, ModelKind::Tagging).map(drop)
     }
 
     pub(super) async fn test_model(
