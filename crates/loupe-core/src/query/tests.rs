@@ -395,3 +395,35 @@ fn random_input_never_panics() {
         }
     }
 }
+
+/// The grammar page stays true: its examples parse, its PAI example is the one above.
+#[test]
+fn examples_in_the_grammar_page_parse() {
+    let page = include_str!("../../../../docs/dsl.md");
+    assert!(page.contains(&format!("```\n{PAI_EXAMPLE}\n```")));
+    let examples = page
+        .split("## More examples\n\n```\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a block of examples");
+    for line in examples.lines() {
+        assert!(parse(line).is_ok(), "{line}: {:?}", parse(line).err());
+    }
+    for (ok, error) in [
+        (r#"FileDir:"cars" AND Content:"a red car" AND TopK=20"#, ""),
+        (
+            r#"(FileDir:"cars" AND Content:"a red car") AND TopK=20"#,
+            "",
+        ),
+        (
+            r#"FileDir:"cars" OR Content:"a red car""#,
+            "at position 19: Content",
+        ),
+    ] {
+        assert!(page.contains(ok));
+        match parse(ok) {
+            Ok(_) => assert!(error.is_empty(), "{ok}"),
+            Err(e) => assert!(e.message().contains(error) && !error.is_empty(), "{ok}"),
+        }
+    }
+}
