@@ -39,6 +39,9 @@ async fn open(loupe: &Loupe, job: &JobContext) -> Result<IndexRun, TaskError> {
         .get_dataset(&job.workspace_id, &job.dataset_id)
         .await?;
     let target = loupe.index_target(&job.workspace_id, &dataset).await?;
+    // Every process that works on the job opens the index (an embedded store learns of
+    // it this way); in the plan this is also the dimension check before any work.
+    target.ensure().await?;
     let storage = storage_of(loupe, job).await?;
     let permits = spec.max_concurrency.unwrap_or(DEFAULT_INDEX_CONCURRENCY) as usize;
     Ok(IndexRun {
@@ -60,9 +63,9 @@ pub async fn run(
     match task_payload(task)? {
         TaskPayload::Finalize => work::finalize(loupe, cache, job, "indexed").await,
         TaskPayload::Plan => {
+            // Opening checks the dimension: a model of another one than the index fails
+            // here, before any file is read.
             let run = cache.get_or_open(&job.job_id, || open(loupe, job)).await?;
-            // Before any file is read: a model of another dimension than the index fails here.
-            run.target.ensure().await?;
             delete_vanished(loupe, job, &run).await?;
             work::plan(loupe, job, WorkKind::Index, &run.target.work_key()).await
         }
@@ -92,7 +95,8 @@ async fn delete_vanished(loupe: &Loupe, job: &JobContext, run: &IndexRun) -> Res
         run.target
             .vectors
             .delete(&run.target.index, &run.set, Some(&ids))
-            .await?;
+            .await
+            .map_err(|e| run.target.shown(e))?;
         store
             .forget_work(job.version_row, WorkKind::Index, &ids)
             .await?;

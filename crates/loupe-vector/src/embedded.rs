@@ -588,6 +588,26 @@ impl Inner {
     }
 
     fn index(&self, index: &str) -> Result<Arc<Index>> {
+        if let Some(found) = read(&self.indexes)?.get(index).cloned() {
+            return Ok(found);
+        }
+        // An index an earlier run (or another process on this folder) made is on disk
+        // but not loaded yet: a search after a restart must find it without an ensure.
+        let meta = self.index_dir(index).join("index.meta");
+        let Ok(text) = fs::read_to_string(meta) else {
+            return Err(index_not_found(index));
+        };
+        let mut words = text.split_whitespace();
+        let dim = words.next().and_then(|d| d.parse().ok()).unwrap_or(0);
+        let metric = match words.next() {
+            Some("cosine") => Metric::Cosine,
+            _ => Metric::DotProduct,
+        };
+        self.ensure_index(&IndexSpec {
+            name: index.to_string(),
+            dim,
+            metric,
+        })?;
         read(&self.indexes)?
             .get(index)
             .cloned()

@@ -362,3 +362,31 @@ fn a_writer_killed_mid_write_loses_nothing_it_committed() {
         assert_eq!(store.count("clip-512", "s").await.unwrap(), total);
     });
 }
+
+#[tokio::test]
+async fn an_index_made_by_an_earlier_run_is_searched_without_an_ensure() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = EmbeddedVectorStore::open(dir.path()).unwrap();
+        store.ensure_index(&spec(2)).await.unwrap();
+        store
+            .upsert("clip-512", &[record("s1", "a", vec![1.0, 0.0])])
+            .await
+            .unwrap();
+    }
+    // A restarted server searches before any job ensured the index in this process.
+    let store = EmbeddedVectorStore::open(dir.path()).unwrap();
+    let hits = store
+        .search("clip-512", &query("s1", &[1.0, 0.0], 5))
+        .await
+        .unwrap();
+    assert_eq!(ids(&hits), ["a"]);
+    // Its dimension came back from disk too.
+    let err = store
+        .upsert("clip-512", &[record("s1", "b", vec![1.0, 0.0, 0.0])])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::VectorDimensionMismatch);
+    let err = store.count("never-made", "s1").await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::VectorIndexNotFound);
+}

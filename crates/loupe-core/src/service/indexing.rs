@@ -60,6 +60,7 @@ impl IndexTarget {
             metric: Metric::DotProduct,
         };
         self.vectors.ensure_index(&spec).await.map_err(|err| {
+            let err = self.shown(err);
             if err.code() != ErrorCode::VectorDimensionMismatch {
                 return err;
             }
@@ -67,12 +68,22 @@ impl IndexTarget {
                 ErrorCode::VectorDimensionMismatch,
                 format!(
                     "{} The embedding model '{}' makes {}-dimensional vectors: set IndexConfig.IndexName to a new index, or use the index's model",
-                    err.message().replace(&self.index, &self.config.index_name),
+                    err.message(),
                     self.embedder.model(),
                     self.embedder.dim()
                 ),
             )
         })
+    }
+
+    /// An adapter's error as the user should read it: with the index name they chose,
+    /// not the store's internal one.
+    pub fn shown(&self, err: Error) -> Error {
+        if self.index == self.config.index_name || !err.message().contains(&self.index) {
+            return err;
+        }
+        let message = err.message().replace(&self.index, &self.config.index_name);
+        Error::new(err.code(), message)
     }
 }
 
@@ -153,7 +164,7 @@ impl Loupe {
             // Nothing was indexed yet: no hits rather than an error about an index the
             // user never named.
             Err(err) if err.code() == ErrorCode::VectorIndexNotFound => Vec::new(),
-            other => other?,
+            other => other.map_err(|e| target.shown(e))?,
         };
         // Hits of files gone from the version (deleted since the last index run) drop out.
         let ids: Vec<String> = hits.iter().map(|h| h.file_meta_id.clone()).collect();
