@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use loupe_connectors::testing::{Backend, ModelServer};
-use loupe_core::model::{EmbedInput, Embedder, Tag, TagSpec, Tagger, Tagging};
+use loupe_core::model::{EmbedInput, Embedder};
 use loupe_store::each_engine;
+use loupe_tests::models::AllTagger;
 use loupe_tests::TestApp;
 use serde_json::{json, Value};
 
@@ -37,29 +38,6 @@ impl Embedder for FlatEmbedder {
     async fn embed(&self, inputs: &[EmbedInput]) -> loupe_core::Result<Vec<Vec<f32>>> {
         let value = 1.0 / (DIM as f32).sqrt();
         Ok(inputs.iter().map(|_| vec![value; DIM]).collect())
-    }
-}
-
-/// Gives every image every defined tag.
-struct AllTagger;
-
-#[async_trait]
-impl Tagger for AllTagger {
-    fn model(&self) -> &str {
-        "all"
-    }
-    async fn tag(&self, _: Arc<Vec<u8>>, spec: &TagSpec) -> loupe_core::Result<Tagging> {
-        Ok(Tagging {
-            tags: spec
-                .tags
-                .keys()
-                .map(|name| Tag {
-                    name: name.clone(),
-                    confidence: None,
-                })
-                .collect(),
-            undefined_dropped: 0,
-        })
     }
 }
 
@@ -386,7 +364,7 @@ async fn local_model_test_action_embeds_with_the_local_model(app: &TestApp) {
         .workspace_id;
     let tagger = app
         .loupe
-        .tagger(&ws, &loupe_core::ids::ConnectionId::from_raw(id))
+        .tagger(&ws, &loupe_core::ids::ConnectionId::from_raw(id), None)
         .await
         .expect("local-model tags");
     assert_eq!(tagger.model(), loupe_models::MODEL_NAME);

@@ -171,6 +171,7 @@ pub fn body_for(operation_id: &str, ids: &PathIds, other_name: &str) -> serde_js
             json!({"DatasetVersion": ids.version, "DatasetFileMetas": [{"Uri": "s3://bucket/frames/b.jpg"}]})
         }
         "TestConnection" => json!({"Uri": "s3://bucket/frames"}),
+        "RefreshDatasetIndex" => json!({"DatasetVersion": ids.version}),
         "CreateTagDefinition" => {
             json!({"TagDefinitionName": other_name, "TagDefinitions": {"Cone": "a cone"}})
         }

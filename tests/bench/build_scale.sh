@@ -52,7 +52,7 @@ json() { sed -E "s/.*\"$1\":\"?([^\",}]+)\"?.*/\1/"; }
 bench_engine() {
   local engine="$1" url="$2" dir server key dataset job started uri connection=""
   dir="$(mktemp -d)"
-  LOUPE_DATA_DIR="$dir" LOUPE_LISTEN="127.0.0.1:$PORT" LOUPE_DATABASE_URL="$url" LOUPE_LOG_LEVEL=warn \
+  LOUPE_PREPARE_LOCAL_MODEL=false LOUPE_DATA_DIR="$dir" LOUPE_LISTEN="127.0.0.1:$PORT" LOUPE_DATABASE_URL="$url" LOUPE_LOG_LEVEL=warn \
     LOUPE_LOCAL_ROOTS="$cache" LOUPE_WORKERS="$WORKERS" "$bin" serve >"$dir/out" 2>"$dir/err" &
   server=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done

@@ -28,7 +28,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 bench_engine() {
   local engine="$1" url="$2" dir server key dataset
   dir="$(mktemp -d)"
-  LOUPE_DATA_DIR="$dir" LOUPE_LISTEN="127.0.0.1:$PORT" LOUPE_DATABASE_URL="$url" LOUPE_LOG_LEVEL=warn \
+  LOUPE_PREPARE_LOCAL_MODEL=false LOUPE_DATA_DIR="$dir" LOUPE_LISTEN="127.0.0.1:$PORT" LOUPE_DATABASE_URL="$url" LOUPE_LOG_LEVEL=warn \
     "$bin" serve >"$dir/out" 2>"$dir/err" &
   server=$!
   for _ in $(seq 1 100); do

