@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod dataset;
 pub mod error;
 pub mod file_meta;
+pub mod file_tags;
 pub mod ids;
 pub mod job;
 pub mod job_spec;

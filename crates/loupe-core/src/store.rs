@@ -654,13 +654,49 @@ pub trait WorkStore: Send + Sync + 'static {
     async fn job_task_count(&self, job: &JobId) -> Result<i64>;
 }
 
+/// Tags people edit, and counts of a version's files by folder, type or tag.
+#[async_trait]
+pub trait TagStore: Send + Sync + 'static {
+    /// Applies the edits in one transaction; files whose tags changed get
+    /// `tag_update_time = at`. Returns the ids the version does not hold (left untouched).
+    async fn edit_tags(
+        &self,
+        version_row: i64,
+        edits: &[crate::file_tags::FileTagEdit],
+        at: Timestamp,
+    ) -> Result<Vec<String>>;
+    /// Counts the version's files that pass `filter` in one statement: the `limit`
+    /// largest buckets of `by` (ties by key, bytewise), and the total; without `by`,
+    /// the total only.
+    async fn file_meta_statistics(
+        &self,
+        ws: &WorkspaceId,
+        version_row: i64,
+        by: Option<crate::file_tags::AggregateBy>,
+        filter: Option<&crate::query::Expr>,
+        limit: u32,
+    ) -> Result<crate::file_tags::FileMetaStatistics>;
+}
+
 /// Everything the services need from the metadata store.
 pub trait Store:
-    MetadataStore + ConnectionStore + JobStore + FileMetaStore + TagDefinitionStore + WorkStore
+    MetadataStore
+    + ConnectionStore
+    + JobStore
+    + FileMetaStore
+    + TagDefinitionStore
+    + WorkStore
+    + TagStore
 {
 }
 impl<
-        T: MetadataStore + ConnectionStore + JobStore + FileMetaStore + TagDefinitionStore + WorkStore,
+        T: MetadataStore
+            + ConnectionStore
+            + JobStore
+            + FileMetaStore
+            + TagDefinitionStore
+            + WorkStore
+            + TagStore,
     > Store for T
 {
 }

@@ -108,17 +108,7 @@ pub fn validate(prompt: &str, tags: &BTreeMap<String, String>, description: &str
     }
     let mut folded: BTreeMap<String, &str> = BTreeMap::new();
     for (name, description) in tags {
-        let len = name.chars().count();
-        if name.trim() != name
-            || len == 0
-            || len > MAX_TAG_NAME
-            || name.chars().any(char::is_control)
-        {
-            return Err(Error::invalid(format!(
-                "tag name '{}' must be 1 to {MAX_TAG_NAME} characters without control characters or leading/trailing spaces",
-                name.escape_debug()
-            )));
-        }
+        validate_tag_name(name)?;
         if description.chars().count() > MAX_DESCRIPTION {
             return Err(Error::invalid(format!(
                 "the description of tag '{name}' is longer than {MAX_DESCRIPTION} characters"
@@ -130,6 +120,19 @@ pub fn validate(prompt: &str, tags: &BTreeMap<String, String>, description: &str
                 "tags '{other}' and '{name}' differ only in case: a model's answer could not tell them apart"
             )));
         }
+    }
+    Ok(())
+}
+
+/// Checks one tag name: the same rules hold for defined tags and for tags users add by
+/// hand, so a user tag can always be named in a definition later.
+pub fn validate_tag_name(name: &str) -> Result<()> {
+    let len = name.chars().count();
+    if name.trim() != name || len == 0 || len > MAX_TAG_NAME || name.chars().any(char::is_control) {
+        return Err(Error::invalid(format!(
+            "tag name '{}' must be 1 to {MAX_TAG_NAME} characters without control characters or leading/trailing spaces",
+            name.escape_debug()
+        )));
     }
     Ok(())
 }

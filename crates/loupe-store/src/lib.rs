@@ -16,6 +16,7 @@ mod queue;
 mod ready;
 mod rows;
 mod tag_definitions;
+mod tags;
 mod versions;
 mod work;
 mod workspaces;

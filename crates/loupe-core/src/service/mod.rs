@@ -9,7 +9,9 @@ mod jobs;
 mod keys;
 mod links;
 mod models;
+mod statistics;
 mod tag_definitions;
+mod tag_edits;
 mod versions;
 mod workspaces;
 
@@ -28,6 +30,7 @@ use crate::{Error, ErrorCode, Result};
 pub use file_metas::{FileMetaList, NewFileMetas, OpenedFile};
 pub use indexing::{index_set_id, IndexTarget, DEFAULT_TOP_K, MAX_TOP_K, VECTOR_LIST};
 pub use keys::IssuedKey;
+pub use statistics::StatisticsRequest;
 pub use links::{FileRef, LinkKind, LinkSignature};
 
 /// Policies and limits the services enforce.
