@@ -5,6 +5,7 @@ mod bad_input;
 mod build;
 mod connections;
 mod datasets;
+mod file_meta_tags;
 mod indexing;
 mod job_faults;
 mod models;

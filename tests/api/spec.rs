@@ -170,6 +170,8 @@ pub fn body_for(operation_id: &str, ids: &PathIds, other_name: &str) -> serde_js
         "CreateDatasetFileMetas" => {
             json!({"DatasetVersion": ids.version, "DatasetFileMetas": [{"Uri": "s3://bucket/frames/b.jpg"}]})
         }
+        "UpdateDatasetFileMetas" => json!({"DatasetVersion": ids.version,
+            "DatasetFileMetas": [{"DatasetFileMetaId": ids.file, "Tags": {"user": {"add": ["walked"]}}}]}),
         "TestConnection" => json!({"Uri": "s3://bucket/frames"}),
         "RefreshDatasetIndex" => json!({"DatasetVersion": ids.version}),
         "CreateTagDefinition" => {

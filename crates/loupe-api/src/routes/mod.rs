@@ -4,6 +4,7 @@
 mod api_keys;
 mod connections;
 mod datasets;
+mod file_meta_tags;
 mod file_metas;
 mod health;
 mod jobs;
@@ -72,6 +73,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             file_metas::create_file_metas
         ))
         .routes(routes!(file_metas::get_file_meta))
+        .routes(routes!(file_meta_tags::update_file_metas))
+        .routes(routes!(file_meta_tags::file_metas_statistics))
         .routes(routes!(links::download))
         .routes(routes!(links::thumbnail))
         .routes(routes!(versions::create_version, versions::list_versions))
