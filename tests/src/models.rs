@@ -31,6 +31,8 @@ impl Embedder for HashEmbedder {
                 let bytes: &[u8] = match input {
                     EmbedInput::Text(text) => text.as_bytes(),
                     EmbedInput::Image(bytes) => bytes,
+                    // The test servers fetch URLs, so their backend never sees one.
+                    EmbedInput::ImageUrl(url) => url.as_bytes(),
                 };
                 let digest = Sha256::digest(bytes);
                 let v: Vec<f32> = (0..self.dim)

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::future::join_all;
 use loupe_core::model::{EmbedInput, Embedder};
+use loupe_core::modelconn::ImageMode;
 use loupe_core::{Error, ErrorCode, Result};
 
 use crate::http::ModelClient;
@@ -17,7 +18,8 @@ use crate::image::data_uri;
 pub(crate) enum Prepared {
     /// A text.
     Text(String),
-    /// A `data:image/jpeg;base64,…` URI.
+    /// A `data:image/jpeg;base64,…` URI, or in `url` mode an http(s) URL the provider
+    /// fetches: every protocol takes either in the same field.
     Image(String),
 }
 
@@ -39,6 +41,7 @@ pub(crate) struct RemoteEmbedder<P> {
     pub(crate) dim: usize,
     pub(crate) max_batch: usize,
     pub(crate) max_image_bytes: usize,
+    pub(crate) image_mode: ImageMode,
 }
 
 #[async_trait]
@@ -53,6 +56,10 @@ impl<P: Protocol> Embedder for RemoteEmbedder<P> {
 
     fn batch_hint(&self) -> usize {
         self.max_batch
+    }
+
+    fn wants_urls(&self) -> bool {
+        self.image_mode == ImageMode::Url
     }
 
     async fn embed(&self, inputs: &[EmbedInput]) -> Result<Vec<Vec<f32>>> {
@@ -126,6 +133,24 @@ impl<P: Protocol> Embedder for RemoteEmbedder<P> {
     }
 }
 
+/// An image URL as sent in `url` mode: as it is, since the provider fetches it (and
+/// applies its own size limit). In `base64` mode the connection promised the provider
+/// no URLs, and a job never gives one then.
+pub(crate) fn image_url(url: &str, mode: ImageMode, what: &str) -> Result<String> {
+    if mode != ImageMode::Url {
+        return Err(Error::invalid(format!(
+            "the {what} takes images as base64 (Configs.ImageMode 'base64'), not as URLs: \
+             send the image's bytes, or set Configs.ImageMode to 'url'"
+        )));
+    }
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(Error::invalid(format!(
+            "an image URL for the {what} must start with http:// or https://"
+        )));
+    }
+    Ok(url.to_string())
+}
+
 impl<P> RemoteEmbedder<P> {
     async fn prepare(&self, input: &EmbedInput) -> Result<Prepared> {
         match input {
@@ -133,6 +158,9 @@ impl<P> RemoteEmbedder<P> {
             EmbedInput::Image(bytes) => Ok(Prepared::Image(
                 data_uri(Arc::clone(bytes), self.max_image_bytes).await?,
             )),
+            EmbedInput::ImageUrl(url) => {
+                image_url(url, self.image_mode, &self.client.what).map(Prepared::Image)
+            }
         }
     }
 

@@ -5,8 +5,9 @@
 //!
 //! Every connector has the connection's timeout, retries of 429, 5xx and timeouts
 //! (honouring `Retry-After`, with backoff and jitter), a limit on requests in flight,
-//! images re-encoded upright under the provider's size limit, and every vector checked
-//! against the declared dimension.
+//! images re-encoded upright under the provider's size limit (or, with `ImageMode`
+//! `url`, presigned URLs the provider fetches itself), and every vector checked against
+//! the declared dimension.
 
 mod dashscope;
 mod embedding;
@@ -22,7 +23,7 @@ pub mod testing;
 use std::sync::Arc;
 
 use loupe_core::model::{Embedder, Tagger};
-use loupe_core::modelconn::{ImageMode, ModelKind, ModelSettings, Provider};
+use loupe_core::modelconn::{ModelKind, ModelSettings, Provider};
 use loupe_core::{Error, Result};
 
 pub use openai_chat::{prompt as tag_prompt, DEFINITIONS_HEADING};
@@ -40,7 +41,11 @@ pub fn open_embedder(settings: &ModelSettings) -> Result<Arc<dyn Embedder>> {
         _ => AuthStyle::Bearer,
     };
     let client = ModelClient::new(settings, style)?;
-    let (max_batch, max_image_bytes) = (settings.max_batch, settings.max_image_bytes);
+    let (max_batch, max_image_bytes, image_mode) = (
+        settings.max_batch,
+        settings.max_image_bytes,
+        settings.image_mode,
+    );
     Ok(match settings.provider {
         Provider::DashScope => Arc::new(RemoteEmbedder {
             client,
@@ -52,6 +57,7 @@ pub fn open_embedder(settings: &ModelSettings) -> Result<Arc<dyn Embedder>> {
             dim,
             max_batch,
             max_image_bytes,
+            image_mode,
         }),
         Provider::PaiEas => Arc::new(RemoteEmbedder {
             client,
@@ -63,6 +69,7 @@ pub fn open_embedder(settings: &ModelSettings) -> Result<Arc<dyn Embedder>> {
             dim,
             max_batch,
             max_image_bytes,
+            image_mode,
         }),
         Provider::OpenAi => Arc::new(RemoteEmbedder {
             client,
@@ -74,6 +81,7 @@ pub fn open_embedder(settings: &ModelSettings) -> Result<Arc<dyn Embedder>> {
             dim,
             max_batch,
             max_image_bytes,
+            image_mode,
         }),
         Provider::Local => return Err(local()),
     })
@@ -93,6 +101,7 @@ pub fn open_tagger(settings: &ModelSettings) -> Result<Arc<dyn Tagger>> {
         url: format!("{url}/chat/completions"),
         model: settings.model_name().to_string(),
         max_image_bytes: settings.max_image_bytes,
+        image_mode: settings.image_mode,
     }))
 }
 
@@ -102,13 +111,6 @@ fn remote(settings: &ModelSettings, kind: ModelKind) -> Result<(String, Option<u
             "this connection is for {:?} models, not {kind:?}",
             settings.kind
         )));
-    }
-    if settings.image_mode == ImageMode::Url {
-        // Presigned URLs need the job to hand over object locations, which the ports do
-        // not carry yet.
-        return Err(Error::invalid(
-            "Configs.ImageMode 'url' is not supported yet: use base64",
-        ));
     }
     let url = settings.base_url.clone().ok_or_else(local)?;
     Ok((url, settings.dimension))

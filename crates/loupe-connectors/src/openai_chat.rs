@@ -7,10 +7,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use loupe_core::model::{TagSpec, Tagger, Tagging};
+use loupe_core::modelconn::ImageMode;
 use loupe_core::{Error, ErrorCode, Result};
 use serde_json::{json, Value};
 
 use crate::dashscope::malformed;
+use crate::embedding::image_url;
 use crate::http::ModelClient;
 use crate::image::data_uri;
 use crate::tag_reply::parse_tags;
@@ -36,6 +38,7 @@ pub(crate) struct ChatTagger {
     pub(crate) url: String,
     pub(crate) model: String,
     pub(crate) max_image_bytes: usize,
+    pub(crate) image_mode: ImageMode,
 }
 
 #[async_trait]
@@ -46,6 +49,22 @@ impl Tagger for ChatTagger {
 
     async fn tag(&self, image: Arc<Vec<u8>>, spec: &TagSpec) -> Result<Tagging> {
         let uri = data_uri(image, self.max_image_bytes).await?;
+        self.ask(&uri, spec).await
+    }
+
+    fn wants_urls(&self) -> bool {
+        self.image_mode == ImageMode::Url
+    }
+
+    async fn tag_url(&self, url: &str, spec: &TagSpec) -> Result<Tagging> {
+        let url = image_url(url, self.image_mode, &self.client.what)?;
+        self.ask(&url, spec).await
+    }
+}
+
+impl ChatTagger {
+    /// One chat completion over the image at `uri` (a data URI or a URL).
+    async fn ask(&self, uri: &str, spec: &TagSpec) -> Result<Tagging> {
         let body = json!({
             "model": self.model,
             "messages": [{

@@ -101,7 +101,8 @@ pub struct NewConnection {
     /// `openai`), `Dimension` (embedding, required for remote providers: checked against
     /// every vector), `TimeoutSecs` (default 60), `MaxRetries` (default 3),
     /// `MaxConcurrency` (requests in flight, default 8), `MaxBatchSize`, `ImageMode`
-    /// (`base64`), `MaxImageBytes` (default 3000000 for `dashscope` and `pai-eas`).
+    /// (`base64`, or `url`: presigned links for object-store datasets), `MaxImageBytes`
+    /// (default 3000000 for `dashscope` and `pai-eas`).
     #[serde(default)]
     pub configs: BTreeMap<String, String>,
     /// `ObjectStorage`: `AccessKeyId` and `AccessKeySecret` (required), `SessionToken` (optional).

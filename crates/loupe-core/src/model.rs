@@ -17,6 +17,10 @@ pub enum EmbedInput {
     Text(String),
     /// An encoded image (JPEG, PNG, …) as stored; the embedder decodes it.
     Image(Arc<Vec<u8>>),
+    /// An http(s) URL of an image that the provider fetches itself (an object store's
+    /// presigned GET), so that the image never passes through Loupe. Only for embedders
+    /// whose [`Embedder::wants_urls`] is true.
+    ImageUrl(String),
 }
 
 /// A model that maps texts and images into one vector space.
@@ -34,6 +38,13 @@ pub trait Embedder: Send + Sync + 'static {
     /// of its `MaxConcurrency` permits per call.
     fn batch_hint(&self) -> usize {
         1
+    }
+
+    /// Whether [`EmbedInput::ImageUrl`] is welcome: a remote model that fetches images
+    /// itself. A job then sends presigned URLs when the dataset's storage can make them,
+    /// instead of reading the files.
+    fn wants_urls(&self) -> bool {
+        false
     }
 
     /// One result per input, in order: a vector, or why that input failed. Remote
@@ -81,6 +92,24 @@ pub trait Tagger: Send + Sync + 'static {
     fn model(&self) -> &str;
     /// Tags one encoded image.
     async fn tag(&self, image: Arc<Vec<u8>>, spec: &TagSpec) -> Result<Tagging>;
+
+    /// Whether [`Tagger::tag_url`] works: see [`Embedder::wants_urls`].
+    fn wants_urls(&self) -> bool {
+        false
+    }
+
+    /// Tags the image at an http(s) URL that the model fetches itself.
+    async fn tag_url(&self, _url: &str, _spec: &TagSpec) -> Result<Tagging> {
+        Err(urls_not_accepted(self.model()))
+    }
+}
+
+/// The error of a model given an image URL it cannot fetch: a fault of the caller,
+/// which should have read the bytes since [`Embedder::wants_urls`] said no.
+pub fn urls_not_accepted(model: &str) -> crate::Error {
+    crate::Error::invalid(format!(
+        "the model '{model}' does not fetch image URLs: send the image's bytes"
+    ))
 }
 
 /// Opens the model behind an `EmbeddingModel` or `TaggingModel` connection; the service

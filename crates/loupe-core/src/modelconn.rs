@@ -143,7 +143,8 @@ fn is_hub_id(text: &str) -> bool {
 /// How images reach a remote model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageMode {
-    /// A presigned URL the provider fetches itself (not yet sent by the connectors).
+    /// A presigned URL the provider fetches itself, for datasets in an object store;
+    /// images of local folders, which have no such URL, still go as base64.
     Url,
     /// A `data:image/jpeg;base64,…` URI inside the request, re-encoded to fit
     /// `MaxImageBytes`.

@@ -140,6 +140,13 @@ fn decode(bytes: &[u8], index: usize) -> Result<image::DynamicImage> {
     })
 }
 
+/// In-process models read bytes (their `wants_urls` is false, so jobs never send a URL).
+fn url_input(index: usize) -> Error {
+    Error::invalid(format!(
+        "input {index}: a local model cannot fetch an image URL; send the image's bytes"
+    ))
+}
+
 #[async_trait]
 impl Embedder for LocalConse {
     fn model(&self) -> &str {
@@ -165,6 +172,7 @@ impl Embedder for LocalConse {
                 match input {
                     EmbedInput::Text(t) => texts.push((i, t.as_str())),
                     EmbedInput::Image(bytes) => images.push((i, decode(bytes, i)?)),
+                    EmbedInput::ImageUrl(_) => return Err(url_input(i)),
                 }
             }
             let fault = |e| model_fault("embedding", e);

@@ -10,7 +10,7 @@ use loupe_core::Result;
 
 use crate::clip::ClipModel;
 use crate::tagger::{self, TextCache};
-use crate::{blocking, decode, model_fault, ZeroShot};
+use crate::{blocking, decode, model_fault, url_input, ZeroShot};
 
 /// CLIP's tagging policy. Matching image–text pairs of CLIP models score a cosine
 /// similarity of about 0.25–0.35 and unrelated ones about 0.1–0.2, lower than ConSE's
@@ -75,6 +75,7 @@ impl Embedder for LocalClip {
                 match input {
                     EmbedInput::Text(t) => texts.push((i, t.as_str())),
                     EmbedInput::Image(bytes) => images.push((i, decode(bytes, i)?)),
+                    EmbedInput::ImageUrl(_) => return Err(url_input(i)),
                 }
             }
             let fault = |e| model_fault("embedding", e);

@@ -2,7 +2,8 @@
 //! embedding, PAI-EAS GME, OpenAI-compatible embeddings and chat completions), for
 //! tests here and in the job pipelines. They are backed by any [`Embedder`] and
 //! [`Tagger`] (the local model, or a small deterministic one), record every request,
-//! count requests in flight, and inject faults on demand.
+//! count requests in flight, and inject faults on demand. Image URLs in a request are
+//! fetched, as a provider in URL mode does; the server can host images to fetch.
 
 mod protocols;
 
@@ -12,10 +13,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use loupe_core::model::{Embedder, Tagger};
 use serde_json::Value;
@@ -82,6 +83,7 @@ struct Shared {
     requests: Mutex<Vec<Recorded>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    hosted: Mutex<BTreeMap<String, Bytes>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -111,12 +113,14 @@ impl ModelServer {
             requests: Mutex::new(Vec::new()),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
+            hosted: Mutex::new(BTreeMap::new()),
         });
         let router = Router::new()
             .route(DASHSCOPE_PATH, post(dashscope))
             .route("/api/predict/{service}", post(gme))
             .route("/v1/embeddings", post(openai_embeddings))
             .route("/v1/chat/completions", post(openai_chat))
+            .route("/hosted/{name}", get(hosted))
             .with_state(Arc::clone(&shared));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -162,9 +166,22 @@ impl ModelServer {
         lock(&self.shared.requests).clone()
     }
 
+    /// Serves `bytes` at the returned `http://` URL, an image URL to send in URL mode.
+    pub fn host_image(&self, name: &str, bytes: &[u8]) -> String {
+        lock(&self.shared.hosted).insert(name.to_string(), Bytes::copy_from_slice(bytes));
+        format!("{}/hosted/{name}", self.base)
+    }
+
     /// The most requests that were being answered at once.
     pub fn max_in_flight(&self) -> usize {
         self.shared.max_in_flight.load(Ordering::SeqCst)
+    }
+}
+
+async fn hosted(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+    match lock(&shared.hosted).get(&name) {
+        Some(bytes) => bytes.clone().into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
     }
 }
 

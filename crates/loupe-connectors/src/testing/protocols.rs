@@ -28,8 +28,14 @@ pub(super) fn error(protocol: Protocol, status: StatusCode, code: &str, message:
     (status, Json(body)).into_response()
 }
 
-/// A `data:image/…;base64,…` URI → bytes.
-fn image(uri: &str) -> Result<EmbedInput, String> {
+/// An image reference → bytes: a `data:image/…;base64,…` URI, or an http(s) URL
+/// fetched here as a provider in URL mode does (the recorded body keeps the URL).
+async fn image(uri: &str) -> Result<EmbedInput, String> {
+    if uri.starts_with("http://") || uri.starts_with("https://") {
+        return fetch(uri)
+            .await
+            .map(|bytes| EmbedInput::Image(Arc::new(bytes)));
+    }
     let (head, data) = uri
         .split_once(',')
         .ok_or_else(|| "the image is not a data URI".to_string())?;
@@ -42,30 +48,42 @@ fn image(uri: &str) -> Result<EmbedInput, String> {
     Ok(EmbedInput::Image(Arc::new(bytes)))
 }
 
+/// Downloads an image URL; a failure is the provider's "cannot download" refusal.
+async fn fetch(url: &str) -> Result<Vec<u8>, String> {
+    let reply = reqwest::get(url)
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| format!("cannot download the image: {e}"))?;
+    let bytes = reply
+        .bytes()
+        .await
+        .map_err(|e| format!("cannot download the image: {e}"))?;
+    Ok(bytes.to_vec())
+}
+
 /// `input.contents` of DashScope and GME → inputs.
-fn contents(body: &Value) -> Result<Vec<EmbedInput>, String> {
+async fn contents(body: &Value) -> Result<Vec<EmbedInput>, String> {
     let items = body
         .pointer("/input/contents")
         .and_then(Value::as_array)
         .ok_or_else(|| "input.contents must be a list".to_string())?;
-    items
-        .iter()
-        .map(|item| {
-            if let Some(text) = item.get("text").and_then(Value::as_str) {
-                Ok(EmbedInput::Text(text.to_string()))
-            } else if let Some(uri) = item.get("image").and_then(Value::as_str) {
-                image(uri)
-            } else {
-                Err("each content must hold text or image".to_string())
-            }
-        })
-        .collect()
+    let mut inputs = Vec::with_capacity(items.len());
+    for item in items {
+        if let Some(text) = item.get("text").and_then(Value::as_str) {
+            inputs.push(EmbedInput::Text(text.to_string()));
+        } else if let Some(uri) = item.get("image").and_then(Value::as_str) {
+            inputs.push(image(uri).await?);
+        } else {
+            return Err("each content must hold text or image".to_string());
+        }
+    }
+    Ok(inputs)
 }
 
 fn kind(input: &EmbedInput) -> &'static str {
     match input {
         EmbedInput::Text(_) => "text",
-        EmbedInput::Image(_) => "image",
+        EmbedInput::Image(_) | EmbedInput::ImageUrl(_) => "image",
     }
 }
 
@@ -107,7 +125,7 @@ pub(super) async fn dashscope(backend: &Backend, body: &Value, fault: Option<Fau
     if body.get("model").and_then(Value::as_str).is_none() {
         return bad("Model not exist.");
     }
-    let inputs = match contents(body) {
+    let inputs = match contents(body).await {
         Ok(i) => i,
         Err(m) => return bad(&m),
     };
@@ -131,7 +149,7 @@ pub(super) async fn dashscope(backend: &Backend, body: &Value, fault: Option<Fau
 }
 
 pub(super) async fn gme(backend: &Backend, body: &Value, fault: Option<Fault>) -> Response {
-    let inputs = match contents(body) {
+    let inputs = match contents(body).await {
         Ok(i) => i,
         Err(m) => {
             return Json(
@@ -199,10 +217,12 @@ pub(super) async fn openai_embeddings(
                 .and_then(Value::as_array)
                 .and_then(|parts| parts.iter().find_map(|p| p.pointer("/image_url/url")))
                 .and_then(Value::as_str);
-            match uri.map(image) {
-                Some(Ok(input)) => vec![input],
-                Some(Err(m)) => return bad(&m),
-                None => return bad("messages must hold an image_url part"),
+            let Some(uri) = uri else {
+                return bad("messages must hold an image_url part");
+            };
+            match image(uri).await {
+                Ok(input) => vec![input],
+                Err(m) => return bad(&m),
             }
         }
         _ => return bad("give either input or messages"),
@@ -296,7 +316,7 @@ pub(super) async fn openai_chat(backend: &Backend, body: &Value, fault: Option<F
     let Some(spec) = spec_from_prompt(text) else {
         return bad("the prompt holds no tag definitions");
     };
-    let EmbedInput::Image(bytes) = (match image(uri) {
+    let EmbedInput::Image(bytes) = (match image(uri).await {
         Ok(i) => i,
         Err(m) => return bad(&m),
     }) else {

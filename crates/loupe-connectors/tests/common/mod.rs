@@ -35,6 +35,8 @@ pub fn hash_vector(input: &EmbedInput, dim: usize) -> Vec<f32> {
     let seed = match input {
         EmbedInput::Text(t) => Sha256::digest(format!("text:{t}")),
         EmbedInput::Image(b) => Sha256::digest([b"image:".as_slice(), b].concat()),
+        // The test servers fetch URLs, so their backend never sees one.
+        EmbedInput::ImageUrl(u) => Sha256::digest(format!("url:{u}")),
     };
     let v: Vec<f32> = (0..dim)
         .map(|i| f32::from(seed[i % 32]) - 127.5 + i as f32 * 0.01)
