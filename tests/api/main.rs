@@ -9,6 +9,7 @@ mod file_meta_tags;
 mod indexing;
 mod job_faults;
 mod models;
+mod search;
 mod spec;
 mod tag_definitions;
 mod tagging;

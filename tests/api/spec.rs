@@ -173,7 +173,9 @@ pub fn body_for(operation_id: &str, ids: &PathIds, other_name: &str) -> serde_js
         "UpdateDatasetFileMetas" => json!({"DatasetVersion": ids.version,
             "DatasetFileMetas": [{"DatasetFileMetaId": ids.file, "Tags": {"user": {"add": ["walked"]}}}]}),
         "TestConnection" => json!({"Uri": "s3://bucket/frames"}),
-        "RefreshDatasetIndex" => json!({"DatasetVersion": ids.version}),
+        "RefreshDatasetIndex" | "SearchDatasetFileMetas" => {
+            json!({"DatasetVersion": ids.version})
+        }
         "CreateTagDefinition" => {
             json!({"TagDefinitionName": other_name, "TagDefinitions": {"Cone": "a cone"}})
         }

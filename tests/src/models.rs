@@ -29,10 +29,8 @@ impl Embedder for HashEmbedder {
             .iter()
             .map(|input| {
                 let bytes: &[u8] = match input {
-                    EmbedInput::Text(text) => text.as_bytes(),
+                    EmbedInput::Text(text) | EmbedInput::ImageUrl(text) => text.as_bytes(),
                     EmbedInput::Image(bytes) => bytes,
-                    // The test servers fetch URLs, so their backend never sees one.
-                    EmbedInput::ImageUrl(url) => url.as_bytes(),
                 };
                 let digest = Sha256::digest(bytes);
                 let v: Vec<f32> = (0..self.dim)
@@ -61,6 +59,44 @@ impl Tagger for AllTagger {
                 .keys()
                 .map(|name| Tag {
                     name: name.clone(),
+                    confidence: None,
+                })
+                .collect(),
+            undefined_dropped: 0,
+        })
+    }
+}
+
+/// Tags by shape, so files of a test version get different tags: `wide`, `tall` or
+/// `square` by aspect ratio, and `big` from 32 pixels wide — each only when the
+/// definition holds it.
+pub struct ShapeTagger;
+
+#[async_trait]
+impl Tagger for ShapeTagger {
+    fn model(&self) -> &str {
+        "shape"
+    }
+
+    async fn tag(&self, image: Arc<Vec<u8>>, spec: &TagSpec) -> loupe_core::Result<Tagging> {
+        let decoded = image::load_from_memory(&image)
+            .map_err(|e| loupe_core::Error::invalid(format!("not an image: {e}")))?;
+        let (w, h) = (decoded.width(), decoded.height());
+        let shape = match w.cmp(&h) {
+            std::cmp::Ordering::Greater => "wide",
+            std::cmp::Ordering::Less => "tall",
+            std::cmp::Ordering::Equal => "square",
+        };
+        let mut names = vec![shape];
+        if w >= 32 {
+            names.push("big");
+        }
+        Ok(Tagging {
+            tags: names
+                .into_iter()
+                .filter(|n| spec.tags.contains_key(*n))
+                .map(|n| Tag {
+                    name: n.to_string(),
                     confidence: None,
                 })
                 .collect(),

@@ -188,16 +188,6 @@ impl FileMetaRecord {
     }
 }
 
-/// Sort orders of `ListDatasetFileMetas`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
-pub enum FileMetaSort {
-    /// By file name, then id.
-    #[default]
-    FileName,
-    /// By update time, then id.
-    FileUpdateTime,
-}
-
 /// Ascending or descending.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "UPPERCASE")]

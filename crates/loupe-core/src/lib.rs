@@ -18,6 +18,7 @@ pub mod page;
 pub mod pixels;
 pub mod query;
 pub mod retry;
+pub mod search;
 pub mod service;
 pub mod storage;
 pub mod store;

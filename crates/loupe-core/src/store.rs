@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use crate::auth::{Role, WorkspaceCtx};
 use crate::connection::Connection;
 use crate::dataset::{Dataset, DatasetUpdate};
-use crate::file_meta::{FileMetaRecord, FileMetaSort, FileTags, SortOrder};
+use crate::file_meta::{FileMetaRecord, FileTags, SortOrder};
+use crate::query::Expr;
+use crate::search::SearchSort;
 use crate::ids::{ApiKeyId, ConnectionId, DatasetId, JobId, TagDefinitionId, WorkspaceId};
 use crate::job::{DatasetJob, JobAction, JobFailure, JobLog, JobMode, JobStatus};
 use crate::model::Tag;
@@ -540,15 +542,28 @@ pub trait FileMetaStore: Send + Sync + 'static {
         rows: &[FileMetaRecord],
         at: Timestamp,
     ) -> Result<()>;
-    /// Lists a version's file metas.
-    async fn list_file_metas(
+    /// A page of a version's file metas that pass `filter`, in `sort` order.
+    async fn search_file_metas(
         &self,
         ws: &WorkspaceId,
         version_row: i64,
-        sort: FileMetaSort,
+        filter: Option<&Expr>,
+        sort: SearchSort,
         order: SortOrder,
         page: &PageRequest,
     ) -> Result<Page<FileMetaRecord>>;
+    /// The ids of the version's files (among `within`, when given) that pass `filter`,
+    /// at most `limit`: the candidate set a filtered vector search ranks.
+    async fn filtered_file_ids(
+        &self,
+        version_row: i64,
+        filter: &Expr,
+        within: Option<&[String]>,
+        limit: usize,
+    ) -> Result<Vec<String>>;
+    /// The version's file with this URI, if any.
+    async fn file_meta_by_uri(&self, version_row: i64, uri: &str)
+        -> Result<Option<FileMetaRecord>>;
     /// Reads one file meta.
     async fn get_file_meta(
         &self,

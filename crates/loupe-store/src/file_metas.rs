@@ -1,18 +1,44 @@
 //! File meta rows. Builds write them in bulk, thousands of rows per statement; every
 //! write is an idempotent upsert keyed by the derived file id.
 
-use loupe_core::file_meta::{FileMetaRecord, FileMetaSort, SortOrder};
+use loupe_core::file_meta::{FileMetaRecord, SortOrder};
 use loupe_core::ids::{DatasetId, JobId, WorkspaceId};
 use loupe_core::job::JobMode;
 use loupe_core::page::{Cursor, Page, PageRequest};
+use loupe_core::query::{compile, Dialect, Expr, SqlFilter, SqlValue};
+use loupe_core::search::SearchSort;
 use loupe_core::store::{PendingFile, ProbedFile, VersionTally};
 use loupe_core::time::Timestamp;
 use loupe_core::version::{VersionName, VersionState};
 use loupe_core::{Error, ErrorCode, Result};
 
 use crate::errors::db_error;
-use crate::pool::{fetch_page, on_pool, Engine, SqlStore};
+use crate::pool::{on_pool, Engine, SqlStore};
 use crate::rows::{FileMetaRow, FILE_META_COLUMNS};
+
+/// Binds the values of a compiled filter, in placeholder order.
+macro_rules! bind_values {
+    ($query:expr, $values:expr) => {{
+        let mut query = $query;
+        for value in $values {
+            query = match value {
+                SqlValue::Text(s) => query.bind(s.clone()),
+                SqlValue::Int(i) => query.bind(*i),
+                SqlValue::Float(f) => query.bind(*f),
+            };
+        }
+        query
+    }};
+}
+
+/// The column a sort orders by.
+fn sort_column(sort: SearchSort) -> &'static str {
+    match sort {
+        SearchSort::FileName => "f.name",
+        SearchSort::FileUpdateTime => "f.updated_at",
+        SearchSort::FileCreateTime => "f.created_at",
+    }
+}
 
 /// Rows per insert statement: 19 parameters a row stays under both engines' limits.
 pub(crate) const ROWS_PER_STATEMENT: usize = 1000;
@@ -300,53 +326,153 @@ impl SqlStore {
         Ok(())
     }
 
+    /// A page of a version's files that pass `filter` (the query DSL's typed form,
+    /// compiled to bound SQL for this engine), in `sort` order with a keyset cursor.
     pub(crate) async fn file_meta_page(
         &self,
         ws: &WorkspaceId,
         version_row: i64,
-        sort: FileMetaSort,
+        filter: Option<&Expr>,
+        sort: SearchSort,
         order: SortOrder,
         page: &PageRequest,
     ) -> Result<Page<FileMetaRecord>> {
-        let (column, list) = match sort {
-            FileMetaSort::FileName => ("name", "files-by-name"),
-            FileMetaSort::FileUpdateTime => ("updated_at", "files-by-time"),
-        };
+        let (column, list) = (sort_column(sort), sort.list_name());
         let (cmp, dir) = match order {
             SortOrder::Asc => (">", "ASC"),
             SortOrder::Desc => ("<", "DESC"),
         };
         // The cursor holds the sort key (text for names, a number for times) and the id.
         let key_param = match sort {
-            FileMetaSort::FileName => "$3",
-            FileMetaSort::FileUpdateTime => "$4",
+            SearchSort::FileName => "$3",
+            SearchSort::FileUpdateTime | SearchSort::FileCreateTime => "$4",
+        };
+        let dialect = self.dialect();
+        // The list binds six parameters of its own, the count two.
+        let listed = filter.map(|f| compile(f, dialect, 7));
+        let counted = filter.map(|f| compile(f, dialect, 3));
+        let and = |c: &Option<SqlFilter>| {
+            c.as_ref()
+                .map(|c| format!(" AND {}", c.sql))
+                .unwrap_or_default()
         };
         let sql = format!(
-            "SELECT {FILE_META_COLUMNS} FROM file_metas WHERE version_id = $1 AND workspace_id = $2 \
-             AND ($5 IS NULL OR {column} {cmp} {key_param} OR ({column} = {key_param} AND file_id {cmp} $5)) \
-             ORDER BY {column} {dir}, file_id {dir} LIMIT $6"
+            "SELECT {FILE_META_COLUMNS} FROM file_metas f WHERE f.version_id = $1 AND f.workspace_id = $2 \
+             AND ($5 IS NULL OR {column} {cmp} {key_param} OR ({column} = {key_param} AND f.file_id {cmp} $5)){} \
+             ORDER BY {column} {dir}, f.file_id {dir} LIMIT $6",
+            and(&listed)
         );
+        let count_sql = format!(
+            "SELECT COUNT(*) FROM file_metas f WHERE f.version_id = $1 AND f.workspace_id = $2{}",
+            and(&counted)
+        );
+        let no_params = Vec::new();
+        let list_params = listed.as_ref().map_or(&no_params, |c| &c.params);
+        let count_params = counted.as_ref().map_or(&no_params, |c| &c.params);
         let after = page.after.as_ref();
-        let (rows, total): (Vec<FileMetaRow>, i64) = fetch_page!(
-            self,
-            &sql,
-            "SELECT COUNT(*) FROM file_metas WHERE version_id = $1 AND workspace_id = $2",
-            [version_row, ws.as_str()],
-            [
-                after.and_then(|c| c.text.as_deref()).unwrap_or(""),
-                after.map_or(0, |c| c.key),
-                after.map(|c| c.id.as_str())
-            ],
-            page.limit
-        );
+        let (rows, total): (Vec<FileMetaRow>, i64) = on_pool!(self, p => {
+            let rows = bind_values!(
+                sqlx::query_as(&sql)
+                    .bind(version_row)
+                    .bind(ws.as_str())
+                    .bind(after.and_then(|c| c.text.as_deref()).unwrap_or(""))
+                    .bind(after.map_or(0, |c| c.key))
+                    .bind(after.map(|c| c.id.as_str()))
+                    .bind(i64::from(page.limit) + 1),
+                list_params
+            )
+            .fetch_all(p)
+            .await
+            .map_err(db_error)?;
+            let total = bind_values!(
+                sqlx::query_scalar(&count_sql).bind(version_row).bind(ws.as_str()),
+                count_params
+            )
+            .fetch_one(p)
+            .await
+            .map_err(db_error)?;
+            (rows, total)
+        });
         let items: Vec<FileMetaRecord> = rows.into_iter().map(FileMetaRecord::from).collect();
         Ok(Page::from_overfetch(items, page.limit, total, |f| {
-            let mut cursor = Cursor::new(list, f.updated_at, f.file_id.clone());
-            if sort == FileMetaSort::FileName {
+            let key = match sort {
+                SearchSort::FileCreateTime => f.created_at,
+                _ => f.updated_at,
+            };
+            let mut cursor = Cursor::new(list, key, f.file_id.clone());
+            if sort == SearchSort::FileName {
                 cursor.text = Some(f.name.clone());
             }
             cursor
         }))
+    }
+
+    /// The ids of the version's files (among `within`, when given) that pass `filter`,
+    /// at most `limit`.
+    pub(crate) async fn filtered_file_ids(
+        &self,
+        version_row: i64,
+        filter: &Expr,
+        within: Option<&[String]>,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let dialect = self.dialect();
+        let mut compiled = compile(filter, dialect, 3);
+        let mut sql = format!(
+            "SELECT f.file_id FROM file_metas f WHERE f.version_id = $1 AND {}",
+            compiled.sql
+        );
+        if let Some(ids) = within {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            // Numbered after the filter's own placeholders, in the engine's style.
+            let first = 3 + compiled.params.len();
+            let marks: Vec<String> = (first..first + ids.len())
+                .map(|n| match dialect {
+                    Dialect::Postgres => format!("${n}"),
+                    Dialect::Sqlite => format!("?{n}"),
+                })
+                .collect();
+            sql.push_str(&format!(" AND f.file_id IN ({})", marks.join(", ")));
+            compiled
+                .params
+                .extend(ids.iter().map(|id| SqlValue::Text(id.clone())));
+        }
+        sql.push_str(" LIMIT $2");
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        on_pool!(self, p => bind_values!(
+            sqlx::query_scalar(&sql).bind(version_row).bind(limit),
+            &compiled.params
+        )
+        .fetch_all(p)
+        .await
+        .map_err(db_error))
+    }
+
+    /// The version's file with this URI, if any.
+    pub(crate) async fn file_meta_with_uri(
+        &self,
+        version_row: i64,
+        uri: &str,
+    ) -> Result<Option<FileMetaRecord>> {
+        let sql = format!(
+            "SELECT {FILE_META_COLUMNS} FROM file_metas WHERE version_id = $1 AND uri = $2"
+        );
+        let row: Option<FileMetaRow> = on_pool!(self, p => sqlx::query_as(&sql)
+            .bind(version_row)
+            .bind(uri)
+            .fetch_optional(p)
+            .await
+            .map_err(db_error)?);
+        Ok(row.map(FileMetaRecord::from))
+    }
+
+    fn dialect(&self) -> Dialect {
+        match self.engine() {
+            Engine::Postgres => Dialect::Postgres,
+            Engine::Sqlite => Dialect::Sqlite,
+        }
     }
 
     pub(crate) async fn file_meta(

@@ -4,10 +4,12 @@ use async_trait::async_trait;
 use loupe_core::auth::WorkspaceCtx;
 use loupe_core::connection::Connection;
 use loupe_core::dataset::{Dataset, DatasetUpdate};
-use loupe_core::file_meta::{FileMetaRecord, FileMetaSort, SortOrder};
+use loupe_core::file_meta::{FileMetaRecord, SortOrder};
 use loupe_core::ids::{ApiKeyId, ConnectionId, DatasetId, JobId, WorkspaceId};
 use loupe_core::job::{DatasetJob, JobFailure, JobLog, JobMode, JobStatus};
 use loupe_core::page::{Page, PageRequest};
+use loupe_core::query::Expr;
+use loupe_core::search::SearchSort;
 use loupe_core::store::{
     ApiKeyRecord, ClaimedTask, ConnectionRecord, ConnectionStore, DatasetFilter, FileCounts,
     FileMetaStore, JobFilter, JobStore, JobTally, Lease, MetadataStore, NewJobRecord, NewTask,
@@ -388,16 +390,35 @@ impl FileMetaStore for SqlStore {
         self.insert_api_rows(ws, version_row, rows, at).await
     }
 
-    async fn list_file_metas(
+    async fn search_file_metas(
         &self,
         ws: &WorkspaceId,
         version_row: i64,
-        sort: FileMetaSort,
+        filter: Option<&Expr>,
+        sort: SearchSort,
         order: SortOrder,
         page: &PageRequest,
     ) -> Result<Page<FileMetaRecord>> {
-        self.file_meta_page(ws, version_row, sort, order, page)
+        self.file_meta_page(ws, version_row, filter, sort, order, page)
             .await
+    }
+
+    async fn filtered_file_ids(
+        &self,
+        version_row: i64,
+        filter: &Expr,
+        within: Option<&[String]>,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        SqlStore::filtered_file_ids(self, version_row, filter, within, limit).await
+    }
+
+    async fn file_meta_by_uri(
+        &self,
+        version_row: i64,
+        uri: &str,
+    ) -> Result<Option<FileMetaRecord>> {
+        self.file_meta_with_uri(version_row, uri).await
     }
 
     async fn get_file_meta(

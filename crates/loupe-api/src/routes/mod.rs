@@ -9,6 +9,7 @@ mod file_metas;
 mod health;
 mod jobs;
 mod links;
+mod search;
 mod tag_definitions;
 mod versions;
 mod workspace;
@@ -68,10 +69,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::refresh_index))
         .routes(routes!(jobs::list_failures))
         .routes(routes!(jobs::list_logs))
-        .routes(routes!(
-            file_metas::list_file_metas,
-            file_metas::create_file_metas
-        ))
+        .routes(routes!(search::list_file_metas))
+        .routes(routes!(file_metas::create_file_metas))
+        .routes(routes!(search::search_file_metas))
         .routes(routes!(file_metas::get_file_meta))
         .routes(routes!(file_meta_tags::update_file_metas))
         .routes(routes!(file_meta_tags::file_metas_statistics))

@@ -1,7 +1,7 @@
 //! The search DSL (`QueryExpression`, as in PAI's `ListDatasetFileMetas`): a
 //! hand-written lexer and recursive-descent parser, a typed filter, an in-memory
 //! evaluator and a compiler to parameterised SQL for PostgreSQL and SQLite. The grammar
-//! with examples is in `docs/dsl.md`; this page is the reference for the semantics.
+//! with examples is in the README's "Query DSL" section; this page is the reference for the semantics.
 //!
 //! ```
 //! let query = loupe_core::query::parse(

@@ -1,4 +1,4 @@
-//! Recursive descent over the tokens, one function per grammar rule (see `docs/dsl.md`):
+//! Recursive descent over the tokens, one function per grammar rule (see the README's "Query DSL" section):
 //!
 //! ```text
 //! or_expr  = and_expr { OR and_expr }

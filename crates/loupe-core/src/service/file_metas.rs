@@ -9,11 +9,10 @@ use utoipa::ToSchema;
 use crate::auth::{Role, WorkspaceCtx};
 use crate::dataset::{Dataset, StorageUri};
 use crate::file_meta::{
-    content_type_of, file_meta_id, supported_extension, DatasetFileMeta, FileMetaRecord,
-    FileMetaSort, FileTags, MetaAttributes, SortOrder,
+    content_type_of, file_meta_id, supported_extension, DatasetFileMeta, FileMetaRecord, FileTags,
+    MetaAttributes,
 };
 use crate::ids::{ConnectionId, DatasetId, WorkspaceId};
-use crate::page::PageRequest;
 use crate::storage::ObjectStore;
 use crate::time::Timestamp;
 use crate::version::VersionName;
@@ -86,32 +85,6 @@ pub struct OpenedFile {
 }
 
 impl Loupe {
-    /// Lists a version's files with signed links.
-    pub async fn list_file_metas(
-        &self,
-        ctx: &WorkspaceCtx,
-        dataset: &DatasetId,
-        version: &str,
-        sort: FileMetaSort,
-        order: SortOrder,
-        page: &PageRequest,
-    ) -> Result<FileMetaList> {
-        let version: VersionName = version.parse()?;
-        let ws = ctx.workspace_id();
-        let (row, _) = self.store.version_row(ws, dataset, version).await?;
-        let page = self
-            .store
-            .list_file_metas(ws, row, sort, order, page)
-            .await?;
-        let target = self.store.get_dataset(ws, dataset).await?;
-        let hits = page.items.into_iter().map(|r| (r, None)).collect();
-        Ok(FileMetaList {
-            items: self.present_all(ws, &target, version, row, hits).await?,
-            total_count: page.total_count,
-            next_token: page.next_token,
-        })
-    }
-
     /// Reads one file meta with signed links.
     pub async fn get_file_meta(
         &self,

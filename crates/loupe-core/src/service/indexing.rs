@@ -1,28 +1,17 @@
 //! Semantic indexing in use: the embedder, vector store and index behind a dataset's
-//! `IndexConfig`, and the vector query that ranks a version's files by a text.
+//! `IndexConfig`.
 
 use std::sync::Arc;
 
-use crate::auth::WorkspaceCtx;
 use crate::dataset::{Dataset, IndexConfig};
 use crate::ids::{ConnectionId, DatasetId, WorkspaceId};
-use crate::model::{EmbedInput, Embedder};
-use crate::page::{encode, Cursor, PageRequest};
-use crate::vector::{IndexSpec, Metric, VectorQuery, VectorStore};
+use crate::model::Embedder;
+use crate::vector::{IndexSpec, Metric, VectorStore};
 use crate::vectordb::{Engine, VectorDbSettings};
 use crate::version::VersionName;
 use crate::{Error, ErrorCode, Result};
 
-use super::{FileMetaList, Loupe};
-
-/// Most hits one vector query ranks.
-pub const MAX_TOP_K: usize = 1000;
-/// Hits a vector query ranks when `TopK` is not given.
-pub const DEFAULT_TOP_K: usize = 10;
-/// The list name vector-query page tokens carry (the token holds the offset).
-pub const VECTOR_LIST: &str = "vector-hits";
-/// Longest `QueryText`.
-pub const MAX_QUERY_TEXT: usize = 2000;
+use super::Loupe;
 
 /// Where a dataset's vectors go: opened adapters and names.
 pub struct IndexTarget {
@@ -113,93 +102,6 @@ impl Loupe {
             embedder,
             vectors,
             index,
-        })
-    }
-
-    /// Ranks a version's indexed files by similarity to a text (`QueryType=VECTOR`):
-    /// the top `top_k` by score, paged by `MaxResults`/`NextToken`.
-    pub async fn vector_query(
-        &self,
-        ctx: &WorkspaceCtx,
-        dataset: &DatasetId,
-        version: &str,
-        text: &str,
-        top_k: Option<u32>,
-        page: &PageRequest,
-    ) -> Result<FileMetaList> {
-        let version: VersionName = version.parse()?;
-        let text = text.trim();
-        if text.is_empty() || text.chars().count() > MAX_QUERY_TEXT {
-            return Err(Error::invalid(format!(
-                "QueryText must be 1 to {MAX_QUERY_TEXT} characters for QueryType=VECTOR"
-            )));
-        }
-        let top_k = match top_k {
-            None => DEFAULT_TOP_K,
-            Some(k) if k == 0 || k as usize > MAX_TOP_K => {
-                return Err(Error::invalid(format!(
-                    "TopK must be 1 to {MAX_TOP_K}, got {k}"
-                )))
-            }
-            Some(k) => k as usize,
-        };
-        let ws = ctx.workspace_id();
-        let (row, _) = self.store.version_row(ws, dataset, version).await?;
-        let target_dataset = self.store.get_dataset(ws, dataset).await?;
-        let target = self.index_target(ws, &target_dataset).await?;
-        let vector = target
-            .embedder
-            .embed(&[EmbedInput::Text(text.to_string())])
-            .await?
-            .pop()
-            .ok_or_else(|| Error::internal("embedding the query", "no vector returned"))?;
-        let set = index_set_id(dataset, version);
-        let query = VectorQuery {
-            index_set_id: &set,
-            vector: &vector,
-            k: top_k,
-            candidates: None,
-        };
-        let hits = match target.vectors.search(&target.index, &query).await {
-            // Nothing was indexed yet: no hits rather than an error about an index the
-            // user never named.
-            Err(err) if err.code() == ErrorCode::VectorIndexNotFound => Vec::new(),
-            other => other.map_err(|e| target.shown(e))?,
-        };
-        // Hits of files gone from the version (deleted since the last index run) drop out.
-        let ids: Vec<String> = hits.iter().map(|h| h.file_meta_id.clone()).collect();
-        let mut records: std::collections::HashMap<String, _> = self
-            .store
-            .file_metas_by_ids(row, &ids)
-            .await?
-            .into_iter()
-            .map(|r| (r.file_id.clone(), r))
-            .collect();
-        let ranked: Vec<_> = hits
-            .into_iter()
-            .filter_map(|h| records.remove(&h.file_meta_id).map(|r| (r, Some(h.score))))
-            .collect();
-        let total = ranked.len();
-        let offset = page
-            .after
-            .as_ref()
-            .map_or(0, |c| usize::try_from(c.key).unwrap_or(0));
-        let limit = page.limit as usize;
-        let slice: Vec<_> = ranked.into_iter().skip(offset).take(limit).collect();
-        let next = offset + slice.len();
-        let next_token = (next < total).then(|| {
-            encode(&Cursor::new(
-                VECTOR_LIST,
-                i64::try_from(next).unwrap_or(0),
-                String::new(),
-            ))
-        });
-        Ok(FileMetaList {
-            items: self
-                .present_all(ws, &target_dataset, version, row, slice)
-                .await?,
-            total_count: i64::try_from(total).unwrap_or(i64::MAX),
-            next_token,
         })
     }
 }

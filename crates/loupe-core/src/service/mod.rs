@@ -9,6 +9,7 @@ mod jobs;
 mod keys;
 mod links;
 mod models;
+mod search;
 mod statistics;
 mod tag_definitions;
 mod tag_edits;
@@ -28,7 +29,8 @@ use crate::vector::VectorStoreOpener;
 use crate::{Error, ErrorCode, Result};
 
 pub use file_metas::{FileMetaList, NewFileMetas, OpenedFile};
-pub use indexing::{index_set_id, IndexTarget, DEFAULT_TOP_K, MAX_TOP_K, VECTOR_LIST};
+pub use indexing::{index_set_id, IndexTarget};
+pub use search::{DEFAULT_TOP_K, MAX_CANDIDATES, MAX_TOP_K, VECTOR_LIST};
 pub use keys::IssuedKey;
 pub use statistics::StatisticsRequest;
 pub use links::{FileRef, LinkKind, LinkSignature};
