@@ -6,6 +6,7 @@ mod build;
 mod connections;
 mod datasets;
 mod file_meta_tags;
+mod image_urls;
 mod indexing;
 mod job_faults;
 mod models;

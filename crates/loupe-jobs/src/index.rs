@@ -18,7 +18,7 @@ use loupe_core::vector::VectorRecord;
 use tokio::sync::Semaphore;
 
 use crate::build::storage_of;
-use crate::work::{self, task_payload, unexpected, JobCache};
+use crate::work::{self, task_payload, unexpected, JobCache, Source};
 use crate::worker::{Signals, TaskError};
 
 /// Vector ids deleted per call when files vanished.
@@ -121,8 +121,9 @@ async fn batch(
     files: &[String],
     signals: &Signals,
 ) -> Result<TaskOutcome, TaskError> {
-    let (loaded, gone) = work::load(loupe, job, &run.storage, files).await?;
     let embedder = &run.target.embedder;
+    let links = embedder.wants_urls().then(|| loupe.settings().link_ttl);
+    let (loaded, gone) = work::load(loupe, job, &run.storage, files, links).await?;
     let results = work::run_groups(
         loaded,
         embedder.batch_hint(),
@@ -130,7 +131,13 @@ async fn batch(
         signals,
         |images| async move {
             let n = images.len();
-            let inputs: Vec<EmbedInput> = images.into_iter().map(EmbedInput::Image).collect();
+            let inputs: Vec<EmbedInput> = images
+                .into_iter()
+                .map(|image| match image {
+                    Source::Bytes(bytes) => EmbedInput::Image(bytes),
+                    Source::Url(url) => EmbedInput::ImageUrl(url),
+                })
+                .collect();
             work::per_file(embedder.embed_each(&inputs).await, n)
         },
     )

@@ -20,7 +20,7 @@ use loupe_core::time::Timestamp;
 use tokio::sync::Semaphore;
 
 use crate::build::storage_of;
-use crate::work::{self, task_payload, unexpected, JobCache};
+use crate::work::{self, task_payload, unexpected, JobCache, Source};
 use crate::worker::{Signals, TaskError};
 
 /// What a worker keeps open for one tag job.
@@ -107,13 +107,17 @@ async fn batch(
     files: &[String],
     signals: &Signals,
 ) -> Result<TaskOutcome, TaskError> {
-    let (loaded, gone) = work::load(loupe, job, &run.storage, files).await?;
+    let links = run.tagger.wants_urls().then(|| loupe.settings().link_ttl);
+    let (loaded, gone) = work::load(loupe, job, &run.storage, files, links).await?;
     let results = work::run_groups(loaded, 1, &run.permits, signals, |mut images| async move {
         let Some(image) = images.pop() else {
             return Ok(Vec::new());
         };
-        let tagged = run.tagger.tag(image, &run.spec).await.map(|t| vec![Ok(t)]);
-        work::per_file::<Tagging>(tagged, 1)
+        let tagged = match image {
+            Source::Bytes(bytes) => run.tagger.tag(bytes, &run.spec).await,
+            Source::Url(url) => run.tagger.tag_url(&url, &run.spec).await,
+        };
+        work::per_file::<Tagging>(tagged.map(|t| vec![Ok(t)]), 1)
     })
     .await?;
     let (mut done, mut failed, mut dropped) = (Vec::new(), Vec::new(), 0_usize);

@@ -4,7 +4,8 @@
 //!   only those whose fingerprint or work key changed since a success, and those that
 //!   failed) and enqueues them in batches of [`BATCH_FILES`] in one transaction, so a
 //!   retried plan finds its batches there and adds none;
-//! - a `batch` reads its files, runs the model with at most `MaxConcurrency` calls in
+//! - a `batch` reads its files (or, for a model that fetches images itself, presigns
+//!   URLs to them when the storage can), runs the model with at most `MaxConcurrency` calls in
 //!   flight for the job in this process, and records every file as done or failed in
 //!   one transaction. A retried batch redoes exactly its own files, and only the attempt
 //!   that finishes adds to the job's counters, so counts stay exact when a worker dies;
@@ -14,13 +15,14 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::StreamExt;
 use loupe_core::file_meta::FileMetaRecord;
 use loupe_core::ids::JobId;
 use loupe_core::job::{JobStatus, TaskPayload, DEFAULT_MAX_ATTEMPTS};
 use loupe_core::service::Loupe;
-use loupe_core::storage::ObjectStore;
+use loupe_core::storage::{ObjectStore, StorageError};
 use loupe_core::store::{ClaimedTask, FileCounts, JobContext, TaskOutcome, WorkKind};
 use loupe_core::time::Timestamp;
 use tokio::sync::Semaphore;
@@ -167,16 +169,29 @@ pub(crate) async fn plan(
     Ok(succeeded(0, 0))
 }
 
-/// A file of a batch with its bytes, or the reason it could not be read.
-pub(crate) type Loaded = (FileMetaRecord, Result<Arc<Vec<u8>>, String>);
+/// Where a model gets a file's image.
+#[derive(Clone)]
+pub(crate) enum Source {
+    /// The bytes, read from storage.
+    Bytes(Arc<Vec<u8>>),
+    /// A presigned URL the model fetches itself: Loupe never downloads the file.
+    Url(String),
+}
 
-/// Reads a batch's files. A file gone from the version or from storage, or too large,
-/// fails alone; a storage outage fails the task so that it is retried.
+/// A file of a batch with its image, or the reason it could not be read.
+pub(crate) type Loaded = (FileMetaRecord, Result<Source, String>);
+
+/// Reads a batch's files. With `links` (the model fetches URLs itself) a file is given
+/// as a presigned URL valid that long, when the storage can make one (an object store;
+/// a local folder cannot), instead of being read. A file gone from the version or from
+/// storage, or too large, fails alone; a storage outage fails the task so that it is
+/// retried.
 pub(crate) async fn load(
     loupe: &Loupe,
     job: &JobContext,
     storage: &Arc<dyn ObjectStore>,
     files: &[String],
+    links: Option<Duration>,
 ) -> Result<(Vec<Loaded>, Vec<(String, String)>), TaskError> {
     let records = loupe
         .store()
@@ -200,7 +215,7 @@ pub(crate) async fn load(
     let reads = records.into_iter().map(|record| {
         let storage = Arc::clone(storage);
         async move {
-            let read = storage.get(&record.key, MAX_SOURCE_BYTES).await;
+            let read = source(storage.as_ref(), &record.key, links).await;
             (record, read)
         }
     });
@@ -208,12 +223,27 @@ pub(crate) async fn load(
     let mut reads = futures::stream::iter(reads).buffer_unordered(READS_IN_FLIGHT);
     while let Some((record, read)) = reads.next().await {
         match read {
-            Ok(bytes) => loaded.push((record, Ok(Arc::new(bytes.to_vec())))),
+            Ok(source) => loaded.push((record, Ok(source))),
             Err(err) if err.is_retryable() => return Err(err.into()),
             Err(err) => loaded.push((record, Err(err.to_string()))),
         }
     }
     Ok((loaded, gone))
+}
+
+/// A presigned URL when `links` asks for one and the storage makes it, else the bytes.
+async fn source(
+    storage: &dyn ObjectStore,
+    key: &str,
+    links: Option<Duration>,
+) -> Result<Source, StorageError> {
+    if let Some(ttl) = links {
+        if let Some(url) = storage.presign_get(key, ttl).await? {
+            return Ok(Source::Url(url));
+        }
+    }
+    let bytes = storage.get(key, MAX_SOURCE_BYTES).await?;
+    Ok(Source::Bytes(Arc::new(bytes.to_vec())))
 }
 
 /// Runs `call` over groups of up to `group` readable files, at most `permits` calls at
@@ -227,18 +257,18 @@ pub(crate) async fn run_groups<T, F, Fut>(
     call: F,
 ) -> Result<Vec<(FileMetaRecord, Result<T, String>)>, TaskError>
 where
-    F: Fn(Vec<Arc<Vec<u8>>>) -> Fut,
+    F: Fn(Vec<Source>) -> Fut,
     Fut: Future<Output = Result<Vec<Result<T, String>>, TaskError>>,
 {
     let mut out = Vec::with_capacity(loaded.len());
     let mut readable = Vec::with_capacity(loaded.len());
-    for (record, bytes) in loaded {
-        match bytes {
-            Ok(bytes) => readable.push((record, bytes)),
+    for (record, source) in loaded {
+        match source {
+            Ok(source) => readable.push((record, source)),
             Err(reason) => out.push((record, Err(reason))),
         }
     }
-    let groups: Vec<Vec<(FileMetaRecord, Arc<Vec<u8>>)>> =
+    let groups: Vec<Vec<(FileMetaRecord, Source)>> =
         readable.chunks(group.max(1)).map(<[_]>::to_vec).collect();
     // Every group waits for a permit; the permits, shared with the job's other batches
     // in this process, are what bounds the calls in flight.
@@ -251,8 +281,8 @@ where
             if signals.should_stop() {
                 return None;
             }
-            let bytes = files.iter().map(|(_, b)| Arc::clone(b)).collect();
-            Some((files, call(bytes).await))
+            let sources = files.iter().map(|(_, s)| s.clone()).collect();
+            Some((files, call(sources).await))
         }
     });
     let mut calls = futures::stream::iter(calls).buffer_unordered(in_flight);
