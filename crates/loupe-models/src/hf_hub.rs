@@ -59,6 +59,14 @@ pub async fn fetch_model(
     models_dir: &Path,
 ) -> Result<PathBuf, HubError> {
     let dir = cache_dir(models_dir, repo);
+    // A complete cache needs no network: an offline server keeps its models.
+    let cached = |file: &str| dir.join(file).is_file();
+    let slow_tokenizer = ["vocab.json", "merges.txt"];
+    if REQUIRED_FILES.iter().all(|f| cached(f))
+        && (cached("tokenizer.json") || slow_tokenizer.iter().all(|f| cached(f)))
+    {
+        return Ok(dir);
+    }
     tokio::fs::create_dir_all(&dir)
         .await
         .map_err(|source| HubError::Io {
@@ -81,7 +89,7 @@ pub async fn fetch_model(
     // The fast tokenizer's file, else the slow tokenizer's two (older repositories).
     match fetch_file(&client, &base, &dir, "tokenizer.json").await {
         Err(HubError::Missing { status: 404, .. }) => {
-            for file in ["vocab.json", "merges.txt"] {
+            for file in slow_tokenizer {
                 fetch_file(&client, &base, &dir, file).await?;
             }
         }

@@ -333,6 +333,12 @@ async fn a_hub_model_without_tokenizer_json_uses_vocab_and_merges() {
     let cached = data.path().join("models/hub/test--clip-tiny-slow");
     assert!(cached.join("merges.txt").is_file());
     assert!(!cached.join("tokenizer.json").exists());
+
+    // Cached without tokenizer.json: no request either (an offline server keeps working).
+    let fetched = server.requests.load(Ordering::SeqCst);
+    let restarted = ModelHub::new(data.path()).with_hub_endpoint(&server.endpoint);
+    assert_embeds_like_reference(&restarted, "test/clip-tiny-slow").await;
+    assert_eq!(server.requests.load(Ordering::SeqCst), fetched);
 }
 
 #[tokio::test]
