@@ -13,23 +13,8 @@ use loupe_core::version::{VersionName, VersionState};
 use loupe_core::{Error, ErrorCode, Result};
 
 use crate::errors::db_error;
-use crate::pool::{on_pool, Engine, SqlStore};
+use crate::pool::{bind_values, on_pool, Engine, SqlStore};
 use crate::rows::{FileMetaRow, FILE_META_COLUMNS};
-
-/// Binds the values of a compiled filter, in placeholder order.
-macro_rules! bind_values {
-    ($query:expr, $values:expr) => {{
-        let mut query = $query;
-        for value in $values {
-            query = match value {
-                SqlValue::Text(s) => query.bind(s.clone()),
-                SqlValue::Int(i) => query.bind(*i),
-                SqlValue::Float(f) => query.bind(*f),
-            };
-        }
-        query
-    }};
-}
 
 /// The column a sort orders by.
 fn sort_column(sort: SearchSort) -> &'static str {

@@ -61,6 +61,23 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// Binds the values of a filter compiled by `loupe_core::query::compile`, in
+/// placeholder order.
+macro_rules! bind_values {
+    ($query:expr, $values:expr) => {{
+        let mut query = $query;
+        for value in $values {
+            query = match value {
+                loupe_core::query::SqlValue::Text(s) => query.bind(s.as_str()),
+                loupe_core::query::SqlValue::Int(i) => query.bind(*i),
+                loupe_core::query::SqlValue::Float(f) => query.bind(*f),
+            };
+        }
+        query
+    }};
+}
+pub(crate) use bind_values;
+
 /// One page of a list and the list's total, on either engine. Every list query binds
 /// its filters first (`$1…`), then the cursor, then the limit; the count query binds
 /// the filters alone. One extra row is fetched to tell whether another page follows.

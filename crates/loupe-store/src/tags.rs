@@ -12,7 +12,7 @@ use loupe_core::time::Timestamp;
 use loupe_core::Result;
 
 use crate::errors::db_error;
-use crate::pool::{on_pool, Engine, SqlStore};
+use crate::pool::{bind_values, on_pool, Engine, SqlStore};
 
 /// Ids per `IN (…)` list: far below both engines' parameter limits.
 const IDS_PER_STATEMENT: usize = 500;
@@ -46,21 +46,6 @@ fn bytewise(engine: Engine) -> &'static str {
         Engine::Postgres => " COLLATE \"C\"",
         Engine::Sqlite => "",
     }
-}
-
-/// Binds the values of a compiled filter, in placeholder order.
-macro_rules! bind_filter {
-    ($query:expr, $values:expr) => {{
-        let mut query = $query;
-        for value in $values {
-            query = match value {
-                SqlValue::Text(s) => query.bind(s.as_str()),
-                SqlValue::Int(i) => query.bind(*i),
-                SqlValue::Float(f) => query.bind(*f),
-            };
-        }
-        query
-    }};
 }
 
 #[async_trait]
@@ -182,7 +167,7 @@ impl TagStore for SqlStore {
         // One statement, so the buckets and the total come from the same snapshot.
         let rows: Vec<(Option<String>, i64)> = on_pool!(self, p => {
             let query = sqlx::query_as(&sql).bind(version_row).bind(ws.as_str());
-            let query = bind_filter!(query, values);
+            let query = bind_values!(query, values);
             let query = match by {
                 Some(_) => query.bind(i64::from(limit)),
                 None => query,
