@@ -46,15 +46,23 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
 say "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"
-# Prints a run's line and keeps its images/s for the ratio.
-speed() { tee /dev/stderr | sed -n 's/.*: \([0-9.]*\) images\/s.*/\1/p' | tail -n 1; }
+# Runs a benchmark with its output logged to $1 and shown, and prints its images/s for
+# the ratio.
+speed() {
+  local log="$1"
+  shift
+  "$@" >"$log" 2>&1 || { cat "$log" >&2; return 1; }
+  cat "$log" >&2
+  sed -n 's/.*: \([0-9.]*\) images\/s.*/\1/p' "$log" | tail -n 1
+}
 ratio() { awk -v a="$2" -v b="$3" -v what="$1" 'BEGIN { printf "%s: loupe %.1f images/s, pytorch %.1f images/s, ratio %.2fx\n", what, a, b, a / b }'; }
 
 say "ConSE"
-conse_loupe="$("$CARGO_TARGET_DIR/release/examples/conse_bench" "$LOUPE_TEST_TUXPAINT_STAMPS" "$batch" "$out/loupe.tsv" 2>&1 | speed)"
-conse_torch="$("$venv/bin/python" tests/bench/conse_torch.py "$wheel" \
+conse_loupe="$(speed "$out/conse-loupe.log" "$CARGO_TARGET_DIR/release/examples/conse_bench" \
+  "$LOUPE_TEST_TUXPAINT_STAMPS" "$batch" "$out/loupe.tsv")"
+conse_torch="$(speed "$out/conse-torch.log" "$venv/bin/python" tests/bench/conse_torch.py "$wheel" \
   "$LOUPE_DATA_DIR/models/conse/label-embeddings.safetensors" \
-  "$LOUPE_TEST_TUXPAINT_STAMPS" "$batch" "$out/torch.tsv" 2>&1 | speed)"
+  "$LOUPE_TEST_TUXPAINT_STAMPS" "$batch" "$out/torch.tsv")"
 "$venv/bin/python" - "$out/loupe.tsv" "$out/torch.tsv" crates/loupe-models/data/imagenet-classes.txt <<'PY'
 import sys
 loupe = dict(l.rstrip("\n").split("\t")[:2] for l in open(sys.argv[1]))
@@ -72,8 +80,10 @@ if [ ! -f "$clip_dir/model.safetensors" ]; then
   say "writing random CLIP ViT-B/32 weights to $clip_dir (once)"
   "$venv/bin/python" tests/bench/clip_torch.py make "$clip_dir"
 fi
-clip_loupe="$("$CARGO_TARGET_DIR/release/examples/clip_bench" "$LOUPE_TEST_TUXPAINT_STAMPS" "$clip_dir" "$batch" "$out/loupe-clip.tsv" 2>&1 | speed)"
-clip_torch="$("$venv/bin/python" tests/bench/clip_torch.py run "$clip_dir" "$LOUPE_TEST_TUXPAINT_STAMPS" "$batch" "$out/torch-clip.tsv" 2>&1 | speed)"
+clip_loupe="$(speed "$out/clip-loupe.log" "$CARGO_TARGET_DIR/release/examples/clip_bench" \
+  "$LOUPE_TEST_TUXPAINT_STAMPS" "$clip_dir" "$batch" "$out/loupe-clip.tsv")"
+clip_torch="$(speed "$out/clip-torch.log" "$venv/bin/python" tests/bench/clip_torch.py run \
+  "$clip_dir" "$LOUPE_TEST_TUXPAINT_STAMPS" "$batch" "$out/torch-clip.tsv")"
 "$venv/bin/python" - "$out/loupe-clip.tsv" "$out/torch-clip.tsv" <<'PY'
 import sys
 import numpy as np
