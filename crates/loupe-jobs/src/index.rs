@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use loupe_core::job::TaskPayload;
 use loupe_core::job_spec::{read_spec, SemanticIndexSpec, DEFAULT_INDEX_CONCURRENCY};
 use loupe_core::model::EmbedInput;
 use loupe_core::service::{index_set_id, IndexTarget, Loupe};
@@ -18,7 +17,7 @@ use loupe_core::vector::VectorRecord;
 use tokio::sync::Semaphore;
 
 use crate::build::storage_of;
-use crate::work::{self, task_payload, unexpected, JobCache, Source};
+use crate::work::{self, JobCache, Pipeline, Source};
 use crate::worker::{Signals, TaskError};
 
 /// Vector ids deleted per call when files vanished.
@@ -32,24 +31,50 @@ struct IndexRun {
     set: String,
 }
 
-async fn open(loupe: &Loupe, job: &JobContext) -> Result<IndexRun, TaskError> {
-    let spec: SemanticIndexSpec = read_spec(&job.spec)?;
-    let dataset = loupe
-        .store()
-        .get_dataset(&job.workspace_id, &job.dataset_id)
-        .await?;
-    let target = loupe.index_target(&job.workspace_id, &dataset).await?;
-    // Every process that works on the job opens the index (an embedded store learns of
-    // it this way); in the plan this is also the dimension check before any work.
-    target.ensure().await?;
-    let storage = storage_of(loupe, job).await?;
-    let permits = spec.max_concurrency.unwrap_or(DEFAULT_INDEX_CONCURRENCY) as usize;
-    Ok(IndexRun {
-        target,
-        storage,
-        permits: Semaphore::new(permits),
-        set: index_set_id(&job.dataset_id, job.version),
-    })
+#[async_trait::async_trait]
+impl Pipeline for IndexRun {
+    const KIND: WorkKind = WorkKind::Index;
+    const DONE: &'static str = "indexed";
+
+    // Opening checks the dimension: a model of another one than the index fails in the
+    // plan, before any file is read.
+    async fn open(loupe: &Loupe, job: &JobContext) -> Result<Self, TaskError> {
+        let spec: SemanticIndexSpec = read_spec(&job.spec)?;
+        let dataset = loupe
+            .store()
+            .get_dataset(&job.workspace_id, &job.dataset_id)
+            .await?;
+        let target = loupe.index_target(&job.workspace_id, &dataset).await?;
+        // Every process that works on the job opens the index (an embedded store learns of
+        // it this way); in the plan this is also the dimension check before any work.
+        target.ensure().await?;
+        let storage = storage_of(loupe, job).await?;
+        let permits = spec.max_concurrency.unwrap_or(DEFAULT_INDEX_CONCURRENCY) as usize;
+        Ok(IndexRun {
+            target,
+            storage,
+            permits: Semaphore::new(permits),
+            set: index_set_id(&job.dataset_id, job.version),
+        })
+    }
+
+    fn work_key(&self) -> String {
+        self.target.work_key()
+    }
+
+    async fn before_plan(&self, loupe: &Loupe, job: &JobContext) -> Result<(), TaskError> {
+        delete_vanished(loupe, job, self).await
+    }
+
+    async fn batch(
+        &self,
+        loupe: &Loupe,
+        job: &JobContext,
+        files: &[String],
+        signals: &Signals,
+    ) -> Result<TaskOutcome, TaskError> {
+        batch(loupe, job, self, files, signals).await
+    }
 }
 
 /// Runs one task of an index job.
@@ -59,26 +84,7 @@ pub async fn run(
     task: &ClaimedTask,
     signals: &Signals,
 ) -> Result<TaskOutcome, TaskError> {
-    let job = &task.job;
-    match task_payload(task)? {
-        TaskPayload::Finalize => work::finalize(loupe, cache, job, "indexed").await,
-        TaskPayload::Plan => {
-            // Opening checks the dimension: a model of another one than the index fails
-            // here, before any file is read.
-            let run = cache.get_or_open(&job.job_id, || open(loupe, job)).await?;
-            delete_vanished(loupe, job, &run).await?;
-            work::plan(loupe, job, WorkKind::Index, &run.target.work_key()).await
-        }
-        TaskPayload::Batch { files, .. } => {
-            let result = async {
-                let run = cache.get_or_open(&job.job_id, || open(loupe, job)).await?;
-                batch(loupe, job, &run, &files, signals).await
-            }
-            .await;
-            work::give_up_on_last_attempt(loupe, task, &files, result).await
-        }
-        other => Err(unexpected(&other)),
-    }
+    work::run::<IndexRun>(loupe, cache, task, signals).await
 }
 
 /// Deletes the vectors of files that left the version since they were indexed.

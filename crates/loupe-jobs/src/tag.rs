@@ -20,7 +20,7 @@ use loupe_core::time::Timestamp;
 use tokio::sync::Semaphore;
 
 use crate::build::storage_of;
-use crate::work::{self, task_payload, unexpected, JobCache, Source};
+use crate::work::{self, task_payload, unexpected, JobCache, Pipeline, Source};
 use crate::worker::{Signals, TaskError};
 
 /// What a worker keeps open for one tag job.
@@ -34,44 +34,64 @@ struct TagRun {
     work_key: String,
 }
 
-async fn open(loupe: &Loupe, job: &JobContext) -> Result<TagRun, TaskError> {
-    let spec: IntelligentTagSpec = read_spec(&job.spec)?;
-    let definition = loupe
-        .store()
-        .get_tag_definition(
-            &job.workspace_id,
-            &TagDefinitionId::from_raw(&spec.tag_definition_id),
-        )
-        .await?;
-    // The job was created with the connection filled in; an old spec without one
-    // means the built-in.
-    let connection = spec.connection_id.clone().unwrap_or_else(|| {
-        loupe_core::connection::BuiltIn::LocalModel
-            .id(&job.workspace_id)
-            .to_string()
-    });
-    let tagger = loupe
-        .tagger(
-            &job.workspace_id,
-            &ConnectionId::from_raw(&connection),
-            spec.model_name.as_deref(),
-        )
-        .await?;
-    let storage = storage_of(loupe, job).await?;
-    let permits = spec.max_concurrency.unwrap_or(DEFAULT_TAG_CONCURRENCY) as usize;
-    Ok(TagRun {
-        work_key: format!(
-            "{connection}|{}|{}@{}",
-            tagger.model(),
-            definition.tag_definition_id,
-            definition.definition_version
-        ),
-        spec: definition.spec(),
-        tagger,
-        storage,
-        permits: Semaphore::new(permits),
-        source: definition.tag_definition_id.to_string(),
-    })
+#[async_trait::async_trait]
+impl Pipeline for TagRun {
+    const KIND: WorkKind = WorkKind::Tag;
+    const DONE: &'static str = "tagged";
+
+    async fn open(loupe: &Loupe, job: &JobContext) -> Result<Self, TaskError> {
+        let spec: IntelligentTagSpec = read_spec(&job.spec)?;
+        let definition = loupe
+            .store()
+            .get_tag_definition(
+                &job.workspace_id,
+                &TagDefinitionId::from_raw(&spec.tag_definition_id),
+            )
+            .await?;
+        // The job was created with the connection filled in; an old spec without one
+        // means the built-in.
+        let connection = spec.connection_id.clone().unwrap_or_else(|| {
+            loupe_core::connection::BuiltIn::LocalModel
+                .id(&job.workspace_id)
+                .to_string()
+        });
+        let tagger = loupe
+            .tagger(
+                &job.workspace_id,
+                &ConnectionId::from_raw(&connection),
+                spec.model_name.as_deref(),
+            )
+            .await?;
+        let storage = storage_of(loupe, job).await?;
+        let permits = spec.max_concurrency.unwrap_or(DEFAULT_TAG_CONCURRENCY) as usize;
+        Ok(TagRun {
+            work_key: format!(
+                "{connection}|{}|{}@{}",
+                tagger.model(),
+                definition.tag_definition_id,
+                definition.definition_version
+            ),
+            spec: definition.spec(),
+            tagger,
+            storage,
+            permits: Semaphore::new(permits),
+            source: definition.tag_definition_id.to_string(),
+        })
+    }
+
+    fn work_key(&self) -> String {
+        self.work_key.clone()
+    }
+
+    async fn batch(
+        &self,
+        loupe: &Loupe,
+        job: &JobContext,
+        files: &[String],
+        signals: &Signals,
+    ) -> Result<TaskOutcome, TaskError> {
+        batch(loupe, job, self, files, signals).await
+    }
 }
 
 /// Runs one task of a tag job.
@@ -81,23 +101,7 @@ pub async fn run(
     task: &ClaimedTask,
     signals: &Signals,
 ) -> Result<TaskOutcome, TaskError> {
-    let job = &task.job;
-    match task_payload(task)? {
-        TaskPayload::Finalize => work::finalize(loupe, cache, job, "tagged").await,
-        TaskPayload::Plan => {
-            let run = cache.get_or_open(&job.job_id, || open(loupe, job)).await?;
-            work::plan(loupe, job, WorkKind::Tag, &run.work_key).await
-        }
-        TaskPayload::Batch { files, .. } => {
-            let result = async {
-                let run = cache.get_or_open(&job.job_id, || open(loupe, job)).await?;
-                batch(loupe, job, &run, &files, signals).await
-            }
-            .await;
-            work::give_up_on_last_attempt(loupe, task, &files, result).await
-        }
-        other => Err(unexpected(&other)),
-    }
+    work::run::<TagRun>(loupe, cache, task, signals).await
 }
 
 async fn batch(

@@ -88,6 +88,63 @@ impl JobCache {
     }
 }
 
+/// An index or tag pipeline: what a worker opens once per job, the key `Increment`
+/// compares, what runs before the plan, and one batch.
+#[async_trait::async_trait]
+pub(crate) trait Pipeline: Sized + Send + Sync + 'static {
+    /// The per-file work it records.
+    const KIND: WorkKind;
+    /// How the final message says a file was done ("indexed").
+    const DONE: &'static str;
+    /// Opens the model, store and storage for a job.
+    async fn open(loupe: &Loupe, job: &JobContext) -> Result<Self, TaskError>;
+    /// What the work depends on apart from the file.
+    fn work_key(&self) -> String;
+    /// Runs once before the files are listed.
+    async fn before_plan(&self, _loupe: &Loupe, _job: &JobContext) -> Result<(), TaskError> {
+        Ok(())
+    }
+    /// Processes one batch of files.
+    async fn batch(
+        &self,
+        loupe: &Loupe,
+        job: &JobContext,
+        files: &[String],
+        signals: &Signals,
+    ) -> Result<TaskOutcome, TaskError>;
+}
+
+/// Runs one task of a pipeline's job.
+pub(crate) async fn run<P: Pipeline>(
+    loupe: &Loupe,
+    cache: &JobCache,
+    task: &ClaimedTask,
+    signals: &Signals,
+) -> Result<TaskOutcome, TaskError> {
+    let job = &task.job;
+    match task_payload(task)? {
+        TaskPayload::Finalize => finalize(loupe, cache, job, P::DONE).await,
+        TaskPayload::Plan => {
+            let run = cache
+                .get_or_open(&job.job_id, || P::open(loupe, job))
+                .await?;
+            run.before_plan(loupe, job).await?;
+            plan(loupe, job, P::KIND, &run.work_key()).await
+        }
+        TaskPayload::Batch { files, .. } => {
+            let result = async {
+                let run = cache
+                    .get_or_open(&job.job_id, || P::open(loupe, job))
+                    .await?;
+                run.batch(loupe, job, &files, signals).await
+            }
+            .await;
+            give_up_on_last_attempt(loupe, task, &files, result).await
+        }
+        other => Err(unexpected(&other)),
+    }
+}
+
 /// A task's payload.
 pub(crate) fn task_payload(task: &ClaimedTask) -> Result<TaskPayload, TaskError> {
     serde_json::from_value(task.payload.clone()).map_err(|e| TaskError {
