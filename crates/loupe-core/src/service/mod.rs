@@ -30,10 +30,10 @@ use crate::{Error, ErrorCode, Result};
 
 pub use file_metas::{FileMetaList, NewFileMetas, OpenedFile};
 pub use indexing::{index_set_id, IndexTarget};
-pub use search::{DEFAULT_TOP_K, MAX_CANDIDATES, MAX_TOP_K, VECTOR_LIST};
 pub use keys::IssuedKey;
-pub use statistics::StatisticsRequest;
 pub use links::{FileRef, LinkKind, LinkSignature};
+pub use search::{DEFAULT_TOP_K, MAX_CANDIDATES, MAX_TOP_K, VECTOR_LIST};
+pub use statistics::StatisticsRequest;
 
 /// Policies and limits the services enforce.
 #[derive(Debug, Clone)]
