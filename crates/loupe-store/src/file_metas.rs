@@ -1,12 +1,10 @@
 //! File meta rows. Builds write them in bulk, thousands of rows per statement; every
 //! write is an idempotent upsert keyed by the derived file id.
 
-use loupe_core::file_meta::{FileMetaRecord, SortOrder};
+use loupe_core::file_meta::FileMetaRecord;
 use loupe_core::ids::{DatasetId, JobId, WorkspaceId};
 use loupe_core::job::JobMode;
-use loupe_core::page::{Cursor, Page, PageRequest};
-use loupe_core::query::{compile, Dialect, Expr, SqlFilter, SqlValue};
-use loupe_core::search::SearchSort;
+use loupe_core::query::{compile, Dialect, Expr, SqlValue};
 use loupe_core::store::{PendingFile, ProbedFile, VersionTally};
 use loupe_core::time::Timestamp;
 use loupe_core::version::{VersionName, VersionState};
@@ -15,15 +13,6 @@ use loupe_core::{Error, ErrorCode, Result};
 use crate::errors::db_error;
 use crate::pool::{bind_values, on_pool, Engine, SqlStore};
 use crate::rows::{FileMetaRow, FILE_META_COLUMNS};
-
-/// The column a sort orders by.
-fn sort_column(sort: SearchSort) -> &'static str {
-    match sort {
-        SearchSort::FileName => "f.name",
-        SearchSort::FileUpdateTime => "f.updated_at",
-        SearchSort::FileCreateTime => "f.created_at",
-    }
-}
 
 /// Rows per insert statement: 19 parameters a row stays under both engines' limits.
 pub(crate) const ROWS_PER_STATEMENT: usize = 1000;
@@ -311,87 +300,6 @@ impl SqlStore {
         Ok(())
     }
 
-    /// A page of a version's files that pass `filter` (the query DSL's typed form,
-    /// compiled to bound SQL for this engine), in `sort` order with a keyset cursor.
-    pub(crate) async fn file_meta_page(
-        &self,
-        ws: &WorkspaceId,
-        version_row: i64,
-        filter: Option<&Expr>,
-        sort: SearchSort,
-        order: SortOrder,
-        page: &PageRequest,
-    ) -> Result<Page<FileMetaRecord>> {
-        let (column, list) = (sort_column(sort), sort.list_name());
-        let (cmp, dir) = match order {
-            SortOrder::Asc => (">", "ASC"),
-            SortOrder::Desc => ("<", "DESC"),
-        };
-        // The cursor holds the sort key (text for names, a number for times) and the id.
-        let key_param = match sort {
-            SearchSort::FileName => "$3",
-            SearchSort::FileUpdateTime | SearchSort::FileCreateTime => "$4",
-        };
-        let dialect = self.dialect();
-        // The list binds six parameters of its own, the count two.
-        let listed = filter.map(|f| compile(f, dialect, 7));
-        let counted = filter.map(|f| compile(f, dialect, 3));
-        let and = |c: &Option<SqlFilter>| {
-            c.as_ref()
-                .map(|c| format!(" AND {}", c.sql))
-                .unwrap_or_default()
-        };
-        let sql = format!(
-            "SELECT {FILE_META_COLUMNS} FROM file_metas f WHERE f.version_id = $1 AND f.workspace_id = $2 \
-             AND ($5 IS NULL OR {column} {cmp} {key_param} OR ({column} = {key_param} AND f.file_id {cmp} $5)){} \
-             ORDER BY {column} {dir}, f.file_id {dir} LIMIT $6",
-            and(&listed)
-        );
-        let count_sql = format!(
-            "SELECT COUNT(*) FROM file_metas f WHERE f.version_id = $1 AND f.workspace_id = $2{}",
-            and(&counted)
-        );
-        let no_params = Vec::new();
-        let list_params = listed.as_ref().map_or(&no_params, |c| &c.params);
-        let count_params = counted.as_ref().map_or(&no_params, |c| &c.params);
-        let after = page.after.as_ref();
-        let (rows, total): (Vec<FileMetaRow>, i64) = on_pool!(self, p => {
-            let rows = bind_values!(
-                sqlx::query_as(&sql)
-                    .bind(version_row)
-                    .bind(ws.as_str())
-                    .bind(after.and_then(|c| c.text.as_deref()).unwrap_or(""))
-                    .bind(after.map_or(0, |c| c.key))
-                    .bind(after.map(|c| c.id.as_str()))
-                    .bind(i64::from(page.limit) + 1),
-                list_params
-            )
-            .fetch_all(p)
-            .await
-            .map_err(db_error)?;
-            let total = bind_values!(
-                sqlx::query_scalar(&count_sql).bind(version_row).bind(ws.as_str()),
-                count_params
-            )
-            .fetch_one(p)
-            .await
-            .map_err(db_error)?;
-            (rows, total)
-        });
-        let items: Vec<FileMetaRecord> = rows.into_iter().map(FileMetaRecord::from).collect();
-        Ok(Page::from_overfetch(items, page.limit, total, |f| {
-            let key = match sort {
-                SearchSort::FileCreateTime => f.created_at,
-                _ => f.updated_at,
-            };
-            let mut cursor = Cursor::new(list, key, f.file_id.clone());
-            if sort == SearchSort::FileName {
-                cursor.text = Some(f.name.clone());
-            }
-            cursor
-        }))
-    }
-
     /// The ids of the version's files (among `within`, when given) that pass `filter`,
     /// at most `limit`.
     pub(crate) async fn filtered_file_ids(
@@ -453,7 +361,7 @@ impl SqlStore {
         Ok(row.map(FileMetaRecord::from))
     }
 
-    fn dialect(&self) -> Dialect {
+    pub(crate) fn dialect(&self) -> Dialect {
         match self.engine() {
             Engine::Postgres => Dialect::Postgres,
             Engine::Sqlite => Dialect::Sqlite,

@@ -15,6 +15,7 @@ mod pool;
 mod queue;
 mod ready;
 mod rows;
+mod search_page;
 mod tag_definitions;
 mod tags;
 mod versions;

@@ -4,7 +4,9 @@
 //! `Expr::matches` does. A second version holds the same file ids with other contents
 //! and tags, so a subquery that forgot the version would be caught.
 
-use loupe_core::query::{self, compile, Dialect, SearchableFile, SqlValue, TagGroup};
+use loupe_core::query::{
+    self, compile, compile_tag_count, Dialect, SearchableFile, SqlValue, TagGroup,
+};
 use loupe_store::testing::TestStore;
 use loupe_store::Engine;
 use rand::rngs::StdRng;
@@ -76,6 +78,16 @@ async fn dsl_sql_matches_the_evaluator_on_sqlite() {
 }
 
 #[tokio::test]
+async fn tag_filters_and_their_counts_match_the_evaluator_on_postgres() {
+    tag_filters_match_the_evaluator(Engine::Postgres).await;
+}
+
+#[tokio::test]
+async fn tag_filters_and_their_counts_match_the_evaluator_on_sqlite() {
+    tag_filters_match_the_evaluator(Engine::Sqlite).await;
+}
+
+#[tokio::test]
 async fn pai_example_runs_on_postgres() {
     pai_example_runs(Engine::Postgres).await;
 }
@@ -111,6 +123,76 @@ async fn sql_matches_the_evaluator(engine: Engine) {
     );
     drop(db);
     store.cleanup().await;
+}
+
+/// Filters of exact tags alone (tag lists, and the DSL's `Tags.G = …` combined): the
+/// files they select, and the count taken from the tag index alone, both agree with
+/// the evaluator.
+async fn tag_filters_match_the_evaluator(engine: Engine) {
+    let store = TestStore::new(engine).await;
+    let mut db = Db::connect(engine, &store.url).await;
+    let mut rng = StdRng::seed_from_u64(0x7a9_5e75);
+    let mut counted = 0;
+    for round in 0..4 {
+        let (searched, other) = db.versions(&format!("tags{round}")).await;
+        let files = random_files(&mut rng, 12);
+        db.insert(searched, &files).await;
+        db.insert(other, &random_files(&mut rng, 12)).await;
+        for _ in 0..150 {
+            let expression = random_tag_expression(&mut rng, &files, 3);
+            let selected = check(&mut db, searched, &files, &expression).await;
+            let filter = query::parse(&expression).unwrap().filter.unwrap();
+            if let Some(count) = compile_tag_count(&filter, db.dialect(), 2) {
+                let n = db.count(&count.sql, searched, &count.params).await;
+                assert_eq!(
+                    usize::try_from(n).unwrap(),
+                    selected,
+                    "\nexpression: {expression}\nsql: {}",
+                    count.sql
+                );
+                counted += 1;
+            }
+        }
+    }
+    assert!(counted > 150, "{counted} of 600 filters counted from tags");
+    drop(db);
+    store.cleanup().await;
+}
+
+/// `Tags.G = "…"` clauses under AND, OR and NOT.
+fn random_tag_expression(rng: &mut StdRng, files: &Files, depth: usize) -> String {
+    if depth == 0 || rng.gen_bool(0.3) {
+        let group = *[
+            TagGroup::Ai,
+            TagGroup::User,
+            TagGroup::UserDeleteAiTags,
+            TagGroup::All,
+        ]
+        .choose(rng)
+        .expect("groups");
+        let candidates: Vec<String> = files
+            .iter()
+            .flat_map(|(_, f)| f.tags(group).into_iter().map(str::to_string))
+            .collect();
+        let value = text_value(rng, &candidates);
+        return format!("{} = {}", group.field_name(), literal(rng, &value));
+    }
+    match rng.gen_range(0..5) {
+        0 => format!("NOT ({})", random_tag_expression(rng, files, depth - 1)),
+        _ => {
+            let keyword = pick(rng, &["AND", "OR"]);
+            let operands: Vec<String> = (0..rng.gen_range(2..4))
+                .map(|_| {
+                    let inner = random_tag_expression(rng, files, depth - 1);
+                    match rng.gen_bool(0.3) {
+                        true => format!("NOT ({inner})"),
+                        false => format!("({inner})"),
+                    }
+                })
+                .collect();
+            operands.join(&format!(" {keyword} "))
+        }
+    }
 }
 
 /// Runs one expression both ways and compares the file ids.
@@ -549,6 +631,16 @@ impl Db {
                 }
             }
         }
+    }
+
+    async fn count(&mut self, sql: &str, version: i64, params: &[SqlValue]) -> i64 {
+        on_db!(self, c => {
+            let query = bind_values!(sqlx::query_scalar(sql).bind(version), params);
+            query
+                .fetch_one(&mut *c)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}\n{params:?}\n{e}"))
+        })
     }
 
     async fn select_ids(&mut self, sql: &str, version: i64, params: &[SqlValue]) -> Vec<String> {

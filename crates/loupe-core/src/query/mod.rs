@@ -81,7 +81,9 @@ pub use ast::{
 pub use eval::{contains_ascii_case_insensitive, SearchableFile};
 pub use fields::parse_time;
 pub use position::Position;
-pub use sql::{compile, Dialect, SqlFilter, SqlValue, FILE_ALIAS};
+pub use sql::{
+    compile, compile_for_walk, compile_tag_count, Dialect, SqlFilter, SqlValue, FILE_ALIAS,
+};
 
 use crate::error::Result;
 
