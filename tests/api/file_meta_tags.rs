@@ -418,6 +418,60 @@ async fn statistics_count_by_every_aggregate_within_a_filter(app: &TestApp) {
     let reply = app.get(&path, &viewer).await.ok();
     assert_eq!(reply["Statistics"], json!([]), "{reply}");
     assert_eq!(reply["TotalCount"], 2, "{reply}");
+
+    // A search's own filter parameters count the files that search finds.
+    let searches: [(&str, &[(&str, i64)], i64); 4] = [
+        (
+            "&QueryTagsIncludeAny=cone,dark",
+            &[("cone", 2), ("dark", 2), ("lamp", 1)],
+            3,
+        ),
+        (
+            "&QueryFileDir=NIGHT&QueryTagsExclude=lamp",
+            &[("dark", 1)],
+            1,
+        ),
+        (
+            "&TagGroup=ai&QueryTagsIncludeAll=lamp",
+            &[("dark", 2), ("cone", 1), ("lamp", 1)],
+            2,
+        ),
+        (
+            "&QueryType=TAG&QueryText=cone&QueryFileName=a.",
+            &[("cone", 1)],
+            1,
+        ),
+    ];
+    for (params, buckets, total) in searches {
+        let path = statistics_path(&dataset, &format!("&AggregateBy=tags.all{params}"));
+        let reply = app.get(&path, &app.owner_key).await.ok();
+        let found: Vec<(String, i64)> = reply["Statistics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                (
+                    b["Key"].as_str().unwrap().to_string(),
+                    b["Count"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            (found, reply["TotalCount"].as_i64().unwrap()),
+            (pairs(buckets), total),
+            "{params}"
+        );
+        let search = format!(
+            "/api/v1/datasets/{dataset}/datasetfilemetas?DatasetVersion=v1&MaxResults=100{params}"
+        );
+        let hits = app.get(&search, &app.owner_key).await.ok();
+        assert_eq!(hits["TotalCount"], total, "{params}: {hits}");
+        assert_eq!(
+            hits["DatasetFileMetas"].as_array().unwrap().len() as i64,
+            total,
+            "{params}"
+        );
+    }
 }
 
 async fn bad_tag_edits_are_refused_with_what_to_fix(app: &TestApp) {
@@ -508,7 +562,17 @@ async fn bad_statistics_parameters_are_refused_with_what_to_fix(app: &TestApp) {
         (
             "&QueryExpression=Tags.all%3D%22x%22%20AND%20Content%3A%22a%20cone%22",
             "InvalidParameter",
-            "without its Content clause",
+            "send the search without them",
+        ),
+        (
+            "&QueryText=a%20cone",
+            "InvalidParameter",
+            "send the search without them",
+        ),
+        (
+            "&StartFileUpdateTime=yesterday",
+            "InvalidParameter",
+            "ISO 8601",
         ),
     ];
     for (params, code, needle) in cases {

@@ -5,11 +5,13 @@
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use loupe_core::file_tags::{DatasetFileMetasStat, DatasetFileMetasUpdate, FailedDetail};
+use loupe_core::search::SearchRequest;
 use loupe_core::service::StatisticsRequest;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::datasets::DatasetPath;
+use super::search::SearchFilterQuery;
 use super::{ReadErrors, WriteErrors};
 use crate::auth::Auth;
 use crate::envelope::RequestId;
@@ -29,19 +31,14 @@ pub struct UpdateDatasetFileMetasResponse {
     pub request_id: String,
 }
 
-/// `GetDatasetFileMetasStatistics` parameters.
+/// `GetDatasetFileMetasStatistics` parameters besides the search filter's.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(rename_all = "PascalCase")]
 pub struct StatisticsQuery {
-    /// The version, e.g. `v1`.
-    pub dataset_version: String,
     /// `filedir`, `file_type`, `tags.ai`, `tags.user`, `tags.user-delete-ai-tags` or
     /// `tags.all` (any case); left out, only `TotalCount` is answered.
     pub aggregate_by: Option<String>,
-    /// A `QueryExpression` whose filter restricts the files counted, e.g.
-    /// `FileDir:"night" AND Tags.all="cone"`. `Content:` is refused: it ranks, it does not filter.
-    pub query_expression: Option<String>,
     /// Most buckets, 1 to 1000 (default 100); the largest are kept, ties by key.
     #[param(minimum = 1, maximum = 1000)]
     pub max_results: Option<u32>,
@@ -84,23 +81,27 @@ pub async fn update_file_metas(
     }))
 }
 
-/// Counts a version's files by folder, type or tag, optionally within a
-/// `QueryExpression`'s filter (facet counts beside a search). For `tags.all` each file
-/// counts once per tag it shows: (`ai` − `user-delete-ai-tags`) ∪ `user`.
+/// Counts a version's files by folder, type or tag, optionally within a search's filter:
+/// the same tag lists, name, folder, type, time and `QueryExpression` parameters as
+/// `ListDatasetFileMetas`, so a console shows facet counts beside its results. A ranking
+/// (`QueryText` outside `QueryType=TAG`, `QueryImage`, `Content:`) selects no set of files
+/// and is refused. For `tags.all` each file counts once per tag it shows:
+/// (`ai` − `user-delete-ai-tags`) ∪ `user`.
 #[utoipa::path(get, path = "/api/v1/datasets/{DatasetId}/datasetfilemetas/statistics", tag = "filemetas",
-    operation_id = "GetDatasetFileMetasStatistics", params(DatasetPath, StatisticsQuery),
+    operation_id = "GetDatasetFileMetasStatistics", params(DatasetPath, SearchFilterQuery, StatisticsQuery),
     responses((status = 200, body = DatasetFileMetasStatistics), ReadErrors))]
 pub async fn file_metas_statistics(
     State(state): State<AppState>,
     Auth(ctx): Auth,
     Path(path): Path<DatasetPath>,
     Extension(RequestId(request_id)): Extension<RequestId>,
+    ApiQuery(filter): ApiQuery<SearchFilterQuery>,
     ApiQuery(query): ApiQuery<StatisticsQuery>,
 ) -> Result<Json<DatasetFileMetasStatistics>, ApiError> {
+    let search = SearchRequest::from(filter);
     let request = StatisticsRequest {
-        dataset_version: &query.dataset_version,
+        search: &search,
         aggregate_by: query.aggregate_by.as_deref(),
-        query_expression: query.query_expression.as_deref(),
         max_results: query.max_results,
     };
     let found = state
