@@ -14,6 +14,10 @@ use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
 use loupe_models::clip::{ClipConfig, ClipImageEncoder, ImageProcessor};
 
+/// The allocator of the `loupe` binary, so the figures are the ones it gets.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn images(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("readable folder") {
         let path = entry.expect("folder entry").path();

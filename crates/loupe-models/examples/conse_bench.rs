@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 
 use loupe_models::{conse::top_k, labels::imagenet_classes, ConseModel};
 
+/// The allocator of the `loupe` binary, so the figures are the ones it gets.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn images(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("readable folder") {
         let path = entry.expect("folder entry").path();

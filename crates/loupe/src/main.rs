@@ -13,6 +13,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of glibc's allocator: a model's forward pass allocates and frees
+/// activation tensors of megabytes each, which glibc hands back to the kernel and
+/// faults in again every time (CLIP ViT-B/32 on 64 images: a third of the wall time).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "loupe",
