@@ -111,8 +111,13 @@ async fn statistics(
     if let Some(expression) = expression {
         params.push_str(&format!("&QueryExpression={}", encoded(expression)));
     }
+    statistics_with(app, dataset, &params).await
+}
+
+/// `(Key, Count)` pairs and `TotalCount` of a statistics call with these parameters.
+async fn statistics_with(app: &TestApp, dataset: &str, params: &str) -> (Vec<(String, i64)>, i64) {
     let reply = app
-        .get(&statistics_path(dataset, &params), &app.owner_key)
+        .get(&statistics_path(dataset, params), &app.owner_key)
         .await
         .ok();
     assert!(reply["RequestId"].is_string(), "{reply}");
@@ -443,24 +448,8 @@ async fn statistics_count_by_every_aggregate_within_a_filter(app: &TestApp) {
         ),
     ];
     for (params, buckets, total) in searches {
-        let path = statistics_path(&dataset, &format!("&AggregateBy=tags.all{params}"));
-        let reply = app.get(&path, &app.owner_key).await.ok();
-        let found: Vec<(String, i64)> = reply["Statistics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|b| {
-                (
-                    b["Key"].as_str().unwrap().to_string(),
-                    b["Count"].as_i64().unwrap(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            (found, reply["TotalCount"].as_i64().unwrap()),
-            (pairs(buckets), total),
-            "{params}"
-        );
+        let found = statistics_with(app, &dataset, &format!("&AggregateBy=tags.all{params}")).await;
+        assert_eq!(found, (pairs(buckets), total), "{params}");
         let search = format!(
             "/api/v1/datasets/{dataset}/datasetfilemetas?DatasetVersion=v1&MaxResults=100{params}"
         );

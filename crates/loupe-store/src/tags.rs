@@ -13,6 +13,7 @@ use loupe_core::Result;
 
 use crate::errors::db_error;
 use crate::pool::{bind_values, on_pool, Engine, SqlStore};
+use crate::work::in_version;
 
 /// Ids per `IN (…)` list: far below both engines' parameter limits.
 const IDS_PER_STATEMENT: usize = 500;
@@ -62,14 +63,8 @@ impl TagStore for SqlStore {
             let mut tx = p.begin_with(begin_edit(engine)).await.map_err(db_error)?;
             let mut existing = HashSet::with_capacity(ids.len());
             for slice in ids.chunks(IDS_PER_STATEMENT) {
-                let mut b = sqlx::QueryBuilder::new("SELECT file_id FROM file_metas WHERE version_id = ");
-                b.push_bind(version_row);
-                b.push(" AND file_id IN (");
-                let mut list = b.separated(", ");
-                for id in slice {
-                    list.push_bind(*id);
-                }
-                b.push(")");
+                let mut b = sqlx::QueryBuilder::new("SELECT file_id FROM file_metas WHERE true");
+                in_version(&mut b, version_row, slice);
                 b.push(lock_files(engine));
                 let found: Vec<String> =
                     b.build_query_scalar().fetch_all(&mut *tx).await.map_err(db_error)?;

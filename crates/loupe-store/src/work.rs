@@ -269,8 +269,11 @@ impl WorkStore for SqlStore {
 }
 
 /// ` AND version_id = <row> AND file_id IN (<ids>)`.
-fn in_version<'q, DB: sqlx::Database>(b: &mut sqlx::QueryBuilder<'q, DB>, row: i64, ids: &[&'q str])
-where
+pub(crate) fn in_version<'q, DB: sqlx::Database>(
+    b: &mut sqlx::QueryBuilder<'q, DB>,
+    row: i64,
+    ids: &[&'q str],
+) where
     i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
