@@ -2,16 +2,21 @@
 //! OpenAI-compatible test server answering each image in a fixed 20 ms, one image per
 //! request, `MaxConcurrency` 32 — so the model alone allows 32 / 0.020 s = 1,600 files/s.
 //! Prints the files/s the job reached from its start to its finish time and the share
-//! of the theoretical rate. Runs on PostgreSQL (`LOUPE_TEST_DATABASE_URL` or the local
+//! of the theoretical rate, beside the ceiling the same connector and server reach with
+//! no job at all (32 callers embedding one image each, back to back, for 3 s), so the
+//! share the pipeline itself costs is the gap between the two. Runs on PostgreSQL (`LOUPE_TEST_DATABASE_URL` or the local
 //! server) and on SQLite. Used by `tests/bench/pipeline.sh`.
 //!
 //! usage: pipeline [FILES] (default 9600)
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use image::ImageFormat;
+use loupe_connectors::open_embedder;
 use loupe_connectors::testing::{Backend, ModelServer};
+use loupe_core::model::EmbedInput;
+use loupe_core::modelconn::{ImageMode, ModelKind, ModelSettings, Provider};
 use loupe_jobs::WorkerOptions;
 use loupe_tests::images::{encode, write};
 use loupe_tests::models::HashEmbedder;
@@ -28,17 +33,72 @@ async fn main() {
         .map(|n| n.parse().expect("FILES is a number"))
         .unwrap_or(9600);
     let theoretical = CONCURRENCY as f64 / LATENCY.as_secs_f64();
-    println!("engine\tfiles\tseconds\tfiles/s\tof {theoretical:.0} files/s");
+    let ceiling = connector_alone().await;
+    println!(
+        "connector alone\t\t\t{ceiling:.0}\t{:.1} %",
+        100.0 * ceiling / theoretical
+    );
+    println!(
+        "engine\tfiles\tseconds\tfiles/s\tof {theoretical:.0} files/s\tof the connector alone"
+    );
     for engine in [Engine::Postgres, Engine::Sqlite] {
         let app = TestApp::start(engine).await;
         let rate = run(&app, files).await;
         app.cleanup().await;
         println!(
-            "{engine:?}\t{files}\t{:.2}\t{rate:.0}\t{:.1} %",
+            "{engine:?}\t{files}\t{:.2}\t{rate:.0}\t{:.1} %\t{:.1} %",
             files as f64 / rate,
-            100.0 * rate / theoretical
+            100.0 * rate / theoretical,
+            100.0 * rate / ceiling
         );
     }
+}
+
+/// Files/s of `CONCURRENCY` callers embedding one small image each through the
+/// OpenAI-compatible connector against the same test server, with no job around them.
+async fn connector_alone() -> f64 {
+    let server = ModelServer::start(Backend {
+        embedder: Some(Arc::new(HashEmbedder { dim: 512 })),
+        latency: LATENCY,
+        ..Backend::default()
+    })
+    .await;
+    let settings = ModelSettings {
+        kind: ModelKind::Embedding,
+        provider: Provider::OpenAi,
+        base_url: Some(server.openai_base()),
+        model: Some("hash".into()),
+        dimension: Some(512),
+        timeout: Duration::from_secs(30),
+        max_retries: 0,
+        max_concurrency: CONCURRENCY,
+        max_batch: 1,
+        image_mode: ImageMode::Base64,
+        max_image_bytes: 1 << 20,
+        api_key: Some("sk-bench".into()),
+    };
+    let embedder = open_embedder(&settings).expect("an OpenAI embedder");
+    let image = Arc::new(encode(40, 40, ImageFormat::Png));
+    let started = Instant::now();
+    let callers: Vec<_> = (0..CONCURRENCY)
+        .map(|_| {
+            let (embedder, image) = (Arc::clone(&embedder), Arc::clone(&image));
+            tokio::spawn(async move {
+                let mut calls = 0_u32;
+                while started.elapsed() < Duration::from_secs(3) {
+                    let input = EmbedInput::Image(Arc::clone(&image));
+                    embedder.embed_each(&[input]).await.expect("an embedding");
+                    calls += 1;
+                }
+                calls
+            })
+        })
+        .collect();
+    let mut calls = 0;
+    for caller in callers {
+        calls += caller.await.expect("a caller");
+    }
+    f64::from(calls) / started.elapsed().as_secs_f64()
 }
 
 async fn run(app: &TestApp, files: usize) -> f64 {
