@@ -20,47 +20,14 @@ say() { printf '==> %s\n' "$*" >&2; }
 
 port_answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# Globals, not locals: the EXIT trap that stops the cluster runs after the function returns.
-PG_BIN="" PG_DATA="" PG_RUN=()
-
-stop_throwaway_postgres() {
-  "${PG_RUN[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$PG_DATA"
-}
-
-start_throwaway_postgres() {
-  local port=55432
-  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-    if [ "$(id -u)" -ne 0 ]; then
-      say "no PostgreSQL answers on 127.0.0.1:5432 and none is installed; install postgresql (apt-get install postgresql) or set LOUPE_TEST_DATABASE_URL"
-      exit 1
-    fi
-    say "installing PostgreSQL with apt-get"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-  fi
-  PG_BIN="$(dirname "$(ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")"
-  PG_DATA="$(mktemp -d /tmp/loupe-pg.XXXXXX)"
-  if [ "$(id -u)" -eq 0 ]; then
-    # PostgreSQL refuses to run as root: the cluster belongs to the postgres user.
-    id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql postgres
-    chown postgres "$PG_DATA"
-    PG_RUN=(runuser -u postgres --)
-  fi
-  say "starting a throwaway PostgreSQL cluster on 127.0.0.1:$port"
-  trap stop_throwaway_postgres EXIT
-  "${PG_RUN[@]}" "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust >/dev/null
-  "${PG_RUN[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/log" -w -t 60 \
-    -o "-p $port -k $PG_DATA -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
-    start >/dev/null
-  export LOUPE_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
-}
+# shellcheck source=lib/throwaway_postgres.sh
+source tests/lib/throwaway_postgres.sh
 
 if [ -z "${LOUPE_TEST_DATABASE_URL:-}" ]; then
   if port_answers 5432; then
     export LOUPE_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres"
   else
-    start_throwaway_postgres
+    start_throwaway_postgres 55432 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
   fi
 fi
 say "PostgreSQL for tests: ${LOUPE_TEST_DATABASE_URL%%\?*}"

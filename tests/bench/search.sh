@@ -20,41 +20,14 @@ cd "$repo"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/loupe-target}"
 say() { printf '==> %s\n' "$*" >&2; }
 
-# Globals, not locals: the EXIT trap that stops the cluster runs after the function returns.
-PG_BIN="" PG_DATA="" PG_RUN=()
+# shellcheck source=../lib/throwaway_postgres.sh
+source tests/lib/throwaway_postgres.sh
 PG_SETTINGS="-c shared_buffers=2GB -c effective_cache_size=8GB -c work_mem=32MB -c maintenance_work_mem=1GB \
 -c max_wal_size=8GB -c random_page_cost=1.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 
-stop_postgres() {
-  "${PG_RUN[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$PG_DATA"
-}
-
-start_postgres() {
-  local port=55433
-  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-    say "PostgreSQL is not installed: apt-get install postgresql, or set LOUPE_TEST_DATABASE_URL"
-    exit 1
-  fi
-  PG_BIN="$(dirname "$(ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")"
-  PG_DATA="$(mktemp -d /tmp/loupe-bench-pg.XXXXXX)"
-  if [ "$(id -u)" -eq 0 ]; then
-    # PostgreSQL refuses to run as root: the cluster belongs to the postgres user.
-    id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql postgres
-    chown postgres "$PG_DATA"
-    PG_RUN=(runuser -u postgres --)
-  fi
-  say "starting a throwaway PostgreSQL cluster on 127.0.0.1:$port ($PG_SETTINGS)"
-  trap stop_postgres EXIT
-  "${PG_RUN[@]}" "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust >/dev/null
-  "${PG_RUN[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/log" -w -t 60 \
-    -o "-p $port -k $PG_DATA -c listen_addresses=127.0.0.1 $PG_SETTINGS" start >/dev/null
-  export LOUPE_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
-}
-
 engines="${3:-postgres,sqlite}"
 if [[ "$engines" == *postgres* && -z "${LOUPE_TEST_DATABASE_URL:-}" ]]; then
-  start_postgres
+  start_throwaway_postgres 55433 "$PG_SETTINGS"
 fi
 
 say "building the benchmark (release)"
