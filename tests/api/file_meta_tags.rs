@@ -354,6 +354,9 @@ async fn hidden_ai_tags_leave_all_but_stay_in_ai(app: &TestApp) {
     assert_eq!(buckets, pairs(&[("cone", 3), ("car", 1), ("mine", 1)]));
 }
 
+/// A search's query parameters, the `tags.all` buckets and `TotalCount` expected.
+type Searched<'a> = (&'a str, &'a [(&'a str, i64)], i64);
+
 /// `AggregateBy`, `QueryExpression`, the buckets and `TotalCount` expected.
 type Facet<'a> = (&'a str, Option<&'a str>, &'a [(&'a str, i64)], i64);
 
@@ -425,7 +428,7 @@ async fn statistics_count_by_every_aggregate_within_a_filter(app: &TestApp) {
     assert_eq!(reply["TotalCount"], 2, "{reply}");
 
     // A search's own filter parameters count the files that search finds.
-    let searches: [(&str, &[(&str, i64)], i64); 4] = [
+    let searches: [Searched; 4] = [
         (
             "&QueryTagsIncludeAny=cone,dark",
             &[("cone", 2), ("dark", 2), ("lamp", 1)],
