@@ -152,7 +152,6 @@ impl WorkStore for SqlStore {
             )
             .collect();
         let done: Vec<&str> = r.done.iter().map(|d| d.file_id.as_str()).collect();
-        // The guard keeps a file deleted from the version meanwhile from breaking the batch.
         let tags: Vec<(&str, &Tag)> = match r.kind {
             WorkKind::Index => Vec::new(),
             WorkKind::Tag => r
@@ -200,7 +199,8 @@ impl WorkStore for SqlStore {
                 b.build().execute(&mut *tx).await.map_err(db_error)?;
             }
             for slice in tags.chunks(ROWS_PER_STATEMENT) {
-                // VALUES columns are `column1…` on both engines.
+                // VALUES columns are `column1…` on both engines. The guard keeps a file
+                // deleted from the version meanwhile from breaking the batch.
                 let mut b = sqlx::QueryBuilder::new(
                     "INSERT INTO file_tags (version_id, file_id, grp, tag, source, job_id, confidence) \
                      SELECT v.column1, v.column2, 'ai', v.column3, v.column4, v.column5, v.column6 FROM (",
