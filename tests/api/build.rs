@@ -617,13 +617,7 @@ async fn build_from_an_s3_bucket_uses_ranged_reads_and_etags(app: &TestApp) {
 async fn unreachable_storage_is_retried_with_the_object_named(app: &TestApp) {
     // The app's default connection points at a port where nothing listens.
     let dataset = app.dataset(&app.owner_key, "unreachable").await;
-    app.post(
-        &format!("/api/v1/datasets/{dataset}/versions"),
-        &app.owner_key,
-        json!({}),
-    )
-    .await
-    .ok();
+    app.new_version(&dataset).await;
     let job_id = app.first_job(&app.owner_key, &dataset).await;
     let pool = app.workers(options());
     assert!(pool.run_one().await.unwrap());

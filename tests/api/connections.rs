@@ -183,13 +183,7 @@ async fn file_metas_can_be_registered_and_sorted(app: &TestApp) {
         {"Uri": "s3://bucket/frames/z.webp", "DataSize": 30, "FileUpdateTime": 2000}
     ]});
     let url = format!("/api/v1/datasets/{dataset}/datasetfilemetas");
-    app.post(
-        &format!("/api/v1/datasets/{dataset}/versions"),
-        &app.owner_key,
-        json!({}),
-    )
-    .await
-    .ok();
+    app.new_version(&dataset).await;
     let created = app.post(&url, &app.owner_key, files.clone()).await.ok();
     assert_eq!(created["DatasetFileMetaIds"].as_array().unwrap().len(), 3);
     app.post(&url, &app.owner_key, files).await.ok(); // registering again is harmless

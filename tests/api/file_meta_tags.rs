@@ -189,13 +189,7 @@ async fn give_ai_tags(app: &TestApp, dataset: &str, tags: &[(&str, &[&str])]) {
 async fn user_tags_are_added_and_removed_on_many_files_in_one_call(app: &TestApp) {
     // 600 files registered through the API: more than one statement's worth of rows.
     let dataset = app.dataset(&app.owner_key, "many").await;
-    app.post(
-        &format!("/api/v1/datasets/{dataset}/versions"),
-        &app.owner_key,
-        json!({}),
-    )
-    .await
-    .ok();
+    app.new_version(&dataset).await;
     let mut ids = Vec::new();
     for batch in 0..2 {
         let metas: Vec<Value> = (0..300)

@@ -62,13 +62,7 @@ pub async fn ready_version(app: &TestApp, folder: &str, files: &[(&str, Vec<u8>)
         .await
         .ok();
     let dataset = created["DatasetId"].as_str().unwrap().to_string();
-    app.post(
-        &format!("/api/v1/datasets/{dataset}/versions"),
-        &app.owner_key,
-        json!({}),
-    )
-    .await
-    .ok();
+    app.new_version(&dataset).await;
     app.run_jobs(&pool(app)).await;
     dataset
 }
@@ -447,13 +441,7 @@ async fn index_and_tag_jobs_need_a_ready_version(app: &TestApp) {
         .await
         .ok();
     let dataset = created["DatasetId"].as_str().unwrap();
-    app.post(
-        &format!("/api/v1/datasets/{dataset}/versions"),
-        &app.owner_key,
-        json!({}),
-    )
-    .await
-    .ok();
+    app.new_version(&dataset).await;
     // The build has not run: the version is Pending.
     let jobs = format!("/api/v1/datasets/{dataset}/datasetjobs");
     let reply = app

@@ -129,13 +129,7 @@ async fn run(app: &TestApp, files: usize) -> f64 {
         .as_str()
         .unwrap()
         .to_string();
-    app.post(
-        &format!("/api/v1/datasets/{dataset}/versions"),
-        &app.owner_key,
-        json!({}),
-    )
-    .await
-    .ok();
+    app.new_version(&dataset).await;
     let pool = app.workers(WorkerOptions::default());
     app.run_jobs(&pool).await;
     let connection = app

@@ -187,13 +187,7 @@ async fn empty_ready_version(app: &TestApp) -> (DatasetId, std::path::PathBuf) {
         .await
         .ok();
     let dataset = DatasetId::from_raw(created["DatasetId"].as_str().expect("DatasetId"));
-    app.post(
-        &format!("/api/v1/datasets/{dataset}/versions"),
-        &app.owner_key,
-        json!({}),
-    )
-    .await
-    .ok();
+    app.new_version(&dataset).await;
     app.run_jobs(&app.workers(WorkerOptions::default())).await;
     let version: Value = app
         .get(

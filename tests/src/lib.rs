@@ -305,6 +305,14 @@ impl TestApp {
         reply["DatasetId"].as_str().expect("DatasetId").to_string()
     }
 
+    /// Creates the dataset's next version as the owner (its build job is left queued).
+    pub async fn new_version(&self, dataset: impl std::fmt::Display) {
+        let path = format!("/api/v1/datasets/{dataset}/versions");
+        self.post(&path, &self.owner_key, serde_json::json!({}))
+            .await
+            .ok();
+    }
+
     /// The isolated store behind the server.
     pub fn test_store(&self) -> &TestStore {
         self.store.as_ref().expect("running")
