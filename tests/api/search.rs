@@ -195,15 +195,7 @@ async fn ranking_stays_within_the_filter_and_finds_every_hit(app: &TestApp) {
             _ => "other/garbagetruck.png",
         };
     }
-    let dataset = ready_version(app, "ranked", &files).await;
-    let job = app
-        .run_job(
-            &pool(app),
-            &dataset,
-            json!({"DatasetVersion": "v1", "JobAction": "SemanticIndex"}),
-        )
-        .await;
-    assert_eq!(job["Status"], "Succeeded", "{job}");
+    let dataset = indexed_version(app, "ranked", &files).await;
     // "a bear" within the fruit folder: only fruit, all four, ranked.
     let body = search_post(
         app,
@@ -254,8 +246,9 @@ async fn ranking_stays_within_the_filter_and_finds_every_hit(app: &TestApp) {
     assert_eq!(body["TotalCount"], 0);
 }
 
-async fn image_to_image_by_file_or_upload(app: &TestApp) {
-    let dataset = ready_version(app, "similar", &stamps_files()).await;
+/// A ready v1 of `files`, indexed by a `SemanticIndex` job with the built-in model.
+async fn indexed_version(app: &TestApp, name: &str, files: &[(&str, Vec<u8>)]) -> String {
+    let dataset = ready_version(app, name, files).await;
     let job = app
         .run_job(
             &pool(app),
@@ -264,6 +257,11 @@ async fn image_to_image_by_file_or_upload(app: &TestApp) {
         )
         .await;
     assert_eq!(job["Status"], "Succeeded", "{job}");
+    dataset
+}
+
+async fn image_to_image_by_file_or_upload(app: &TestApp) {
+    let dataset = indexed_version(app, "similar", &stamps_files()).await;
     let files = crate::indexing::files(app, &dataset).await;
     let bear = files.iter().find(|f| f["FileName"] == "bear.png").unwrap();
     let id = bear["DatasetFileMetaId"].as_str().unwrap();

@@ -18,19 +18,6 @@ use loupe_models::clip::{ClipConfig, ClipImageEncoder, ImageProcessor};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn images(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("readable folder") {
-        let path = entry.expect("folder entry").path();
-        if path.is_dir() {
-            images(&path, out);
-        } else if path.extension().is_some_and(|e| {
-            ["png", "jpg", "jpeg"].contains(&e.to_string_lossy().to_lowercase().as_str())
-        }) {
-            out.push(path);
-        }
-    }
-}
-
 fn encoder(dir: &Path) -> ClipImageEncoder {
     let read = |name: &str| std::fs::read(dir.join(name)).expect("model file");
     let config = ClipConfig::from_json(&read("config.json")).expect("config.json");
@@ -54,9 +41,7 @@ fn main() {
         .get(3)
         .map_or(16, |b| b.parse().expect("BATCH is a number"));
 
-    let mut files = Vec::new();
-    images(&folder, &mut files);
-    files.sort();
+    let files = loupe_models::testing::image_files(&folder);
     let bytes: Vec<Vec<u8>> = files
         .iter()
         .map(|p| std::fs::read(p).expect("readable image"))

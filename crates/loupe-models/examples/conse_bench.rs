@@ -7,7 +7,7 @@
 //! writes each image's path and top class, to compare with another implementation.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use loupe_models::{conse::top_k, labels::imagenet_classes, ConseModel};
@@ -15,19 +15,6 @@ use loupe_models::{conse::top_k, labels::imagenet_classes, ConseModel};
 /// The allocator of the `loupe` binary, so the figures are the ones it gets.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn images(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("readable folder") {
-        let path = entry.expect("folder entry").path();
-        if path.is_dir() {
-            images(&path, out);
-        } else if path.extension().is_some_and(|e| {
-            ["png", "jpg", "jpeg"].contains(&e.to_string_lossy().to_lowercase().as_str())
-        }) {
-            out.push(path);
-        }
-    }
-}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -46,9 +33,7 @@ async fn main() {
         .expect("model prepared");
     let model = ConseModel::load(&paths).expect("model loads");
 
-    let mut files = Vec::new();
-    images(&folder, &mut files);
-    files.sort();
+    let files = loupe_models::testing::image_files(&folder);
     let bytes: Vec<Vec<u8>> = files
         .iter()
         .map(|p| std::fs::read(p).expect("readable image"))

