@@ -5,6 +5,7 @@
 //! count requests in flight, and inject faults on demand. Image URLs in a request are
 //! fetched, as a provider in URL mode does; the server can host images to fetch.
 
+mod precise_wait;
 mod protocols;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -223,6 +224,8 @@ async fn admit(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<(Value, Option<Fault>), Response> {
+    // The latency counts from arrival, as a client sees it.
+    let answer_at = Instant::now() + shared.backend.latency;
     let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     lock(&shared.requests).push(Recorded {
         path: uri.path().to_string(),
@@ -238,7 +241,7 @@ async fn admit(
         body: json.clone(),
         received: Instant::now(),
     });
-    tokio::time::sleep(shared.backend.latency).await;
+    precise_wait::wait_until(answer_at).await;
     if let Some(key) = &shared.backend.api_key {
         let expected = match protocol {
             Protocol::Gme => key.clone(),
