@@ -9,18 +9,19 @@ pub mod config;
 pub mod preprocess;
 pub mod resample;
 pub mod tokenizer;
+mod vision;
 
 use std::path::Path;
 
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
 use candle_transformers::models::clip::text_model::ClipTextTransformer;
-use candle_transformers::models::clip::vision_model::ClipVisionTransformer;
 use image::DynamicImage;
 use tokenizers::Tokenizer;
 
 pub use config::ClipConfig;
 pub use preprocess::ImageProcessor;
+use vision::VisionTower;
 
 use crate::minilm::l2_normalise;
 
@@ -31,9 +32,10 @@ pub const REQUIRED_FILES: [&str; 3] = [
     "preprocessor_config.json",
 ];
 
-/// Images per forward pass: enough rows for the matrix products to run at full speed,
-/// few enough that a batch's activations stay small.
-const IMAGE_BATCH: usize = 8;
+/// Images per forward pass: enough rows (50 tokens an image for ViT-B/32) for the matrix
+/// products to run at full speed, few enough that a batch's activations stay small
+/// (about 10 MB).
+const IMAGE_BATCH: usize = 16;
 
 fn msg(e: impl std::fmt::Display) -> candle_core::Error {
     candle_core::Error::Msg(e.to_string())
@@ -41,8 +43,7 @@ fn msg(e: impl std::fmt::Display) -> candle_core::Error {
 
 /// The image tower and its projection, with the preprocessing.
 pub struct ClipImageEncoder {
-    tower: ClipVisionTransformer,
-    projection: Linear,
+    tower: VisionTower,
     processor: ImageProcessor,
     size: usize,
 }
@@ -55,16 +56,10 @@ impl ClipImageEncoder {
         config: &ClipConfig,
         processor: ImageProcessor,
     ) -> Result<Self> {
-        let vision = &config.vision;
         Ok(Self {
-            tower: ClipVisionTransformer::new(weights.pp("vision_model"), vision)?,
-            projection: candle_nn::linear_no_bias(
-                vision.embed_dim,
-                config.projection_dim,
-                weights.pp("visual_projection"),
-            )?,
+            tower: VisionTower::new(weights, config)?,
             processor,
-            size: vision.image_size,
+            size: config.vision.image_size,
         })
     }
 
@@ -83,7 +78,15 @@ impl ClipImageEncoder {
 
     /// L2-normalised embeddings `(n, projection_dim)` of pixel values.
     pub fn embed_pixels(&self, pixels: &Tensor) -> Result<Tensor> {
-        l2_normalise(&self.projection.forward(&self.tower.forward(pixels)?)?)
+        let images = pixels.dim(0)?;
+        let expected = [images, 3, self.size, self.size];
+        if pixels.dims() != expected {
+            candle_core::bail!("pixel values must be {expected:?}, not {:?}", pixels.dims());
+        }
+        let values = pixels.flatten_all()?.to_vec1::<f32>()?;
+        let projected = self.tower.forward(&values, images);
+        let dim = self.tower.output_dim();
+        l2_normalise(&Tensor::from_vec(projected, (images, dim), &Device::Cpu)?)
     }
 
     /// L2-normalised embeddings of decoded images, a few at a time.
@@ -93,11 +96,7 @@ impl ClipImageEncoder {
             .map(|batch| self.embed_pixels(&self.pixel_values(batch)?))
             .collect::<Result<Vec<_>>>()?;
         match rows.is_empty() {
-            true => Tensor::zeros(
-                (0, self.projection.weight().dim(0)?),
-                DType::F32,
-                &Device::Cpu,
-            ),
+            true => Tensor::zeros((0, self.tower.output_dim()), DType::F32, &Device::Cpu),
             false => Tensor::cat(&rows, 0),
         }
     }
