@@ -11,6 +11,7 @@ use loupe_core::version::{VersionName, VersionState};
 use loupe_core::{Error, ErrorCode, Result};
 
 use crate::errors::db_error;
+use crate::memory_cache::bump_content;
 use crate::pool::{bind_values, on_pool, Engine, SqlStore};
 use crate::rows::{FileMetaRow, FILE_META_COLUMNS};
 
@@ -85,12 +86,17 @@ impl SqlStore {
         );
         let mut pending = 0;
         for batch in rows.chunks(ROWS_PER_STATEMENT) {
-            let states: Vec<(String, i64)> = on_pool!(self, p => {
+            let states: Vec<(String, i64)> = on_pool!(self, p => async {
+                let mut tx = p.begin().await.map_err(db_error)?;
+                bump_content!(&mut *tx, version_row)?;
                 let mut builder = sqlx::QueryBuilder::new(INSERT_COLUMNS);
                 push_rows!(builder, batch, version_row, ws, "pending", chunk, job.as_str(), at);
                 builder.push(&conflict);
-                builder.build_query_as().fetch_all(p).await.map_err(db_error)?
-            });
+                let states = builder.build_query_as().fetch_all(&mut *tx).await.map_err(db_error)?;
+                tx.commit().await.map_err(db_error)?;
+                Ok::<_, loupe_core::Error>(states)
+            }
+            .await)?;
             pending += states
                 .iter()
                 .filter(|(state, c)| state == "pending" && *c == chunk)
@@ -110,23 +116,34 @@ impl SqlStore {
 
     pub(crate) async fn delete_unlisted_rows(&self, version_row: i64, job: &JobId) -> Result<i64> {
         const SQL: &str = "DELETE FROM file_metas WHERE version_id = $1 AND listed_by <> $2";
-        let affected = on_pool!(self, p => sqlx::query(SQL)
-            .bind(version_row)
-            .bind(job.as_str())
-            .execute(p)
-            .await
-            .map_err(db_error)?
-            .rows_affected());
+        let affected = on_pool!(self, p => async {
+            let mut tx = p.begin().await.map_err(db_error)?;
+            bump_content!(&mut *tx, version_row)?;
+            let done = sqlx::query(SQL)
+                .bind(version_row)
+                .bind(job.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            tx.commit().await.map_err(db_error)?;
+            Ok::<_, loupe_core::Error>(done.rows_affected())
+        }
+        .await)?;
         Ok(i64::try_from(affected).unwrap_or(i64::MAX))
     }
 
     pub(crate) async fn clear_version_rows(&self, version_row: i64) -> Result<()> {
-        on_pool!(self, p => sqlx::query("DELETE FROM file_metas WHERE version_id = $1")
-            .bind(version_row)
-            .execute(p)
-            .await
-            .map(drop)
-            .map_err(db_error))
+        on_pool!(self, p => async {
+            let mut tx = p.begin().await.map_err(db_error)?;
+            bump_content!(&mut *tx, version_row)?;
+            sqlx::query("DELETE FROM file_metas WHERE version_id = $1")
+                .bind(version_row)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            tx.commit().await.map_err(db_error)
+        }
+        .await)
     }
 
     /// No `ORDER BY`: sorting would tempt SQLite to walk the primary key over the whole
@@ -173,6 +190,7 @@ impl SqlStore {
         let engine = self.engine();
         on_pool!(self, p => async {
             let mut tx = p.begin().await.map_err(db_error)?;
+            bump_content!(&mut *tx, version_row)?;
             if engine == Engine::Sqlite {
                 for f in probed {
                     sqlx::query(ONE)
@@ -290,12 +308,16 @@ impl SqlStore {
                         created_at = excluded.created_at, updated_at = excluded.updated_at, \
                         width = excluded.width, height = excluded.height";
         for batch in rows.chunks(ROWS_PER_STATEMENT) {
-            on_pool!(self, p => {
+            on_pool!(self, p => async {
+                let mut tx = p.begin().await.map_err(db_error)?;
+                bump_content!(&mut *tx, version_row)?;
                 let mut builder = sqlx::QueryBuilder::new(INSERT_COLUMNS);
                 push_rows!(builder, batch, version_row, ws, "done", 0i64, "api", at);
                 builder.push(conflict);
-                builder.build().execute(p).await.map_err(db_error)?;
-            });
+                builder.build().execute(&mut *tx).await.map_err(db_error)?;
+                tx.commit().await.map_err(db_error)
+            }
+            .await)?;
         }
         Ok(())
     }
@@ -309,6 +331,11 @@ impl SqlStore {
         within: Option<&[String]>,
         limit: usize,
     ) -> Result<Vec<String>> {
+        if let Some(index) = self.current_index(version_row).await? {
+            if let Some(matches) = index.evaluate(filter) {
+                return Ok(index.file_ids(&matches, within, limit));
+            }
+        }
         let dialect = self.dialect();
         let mut compiled = compile(filter, dialect, 3);
         let mut sql = format!(

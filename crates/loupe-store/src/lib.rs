@@ -11,6 +11,7 @@ mod errors;
 mod file_metas;
 mod jobs;
 mod keys;
+mod memory_cache;
 mod pool;
 mod queue;
 mod ready;
@@ -24,6 +25,7 @@ mod workspaces;
 
 mod port;
 
+pub use memory_cache::MemoryIndexOptions;
 pub use pool::{Engine, SqlStore, StoreOptions};
 
 #[cfg(feature = "testing")]

@@ -13,6 +13,7 @@ use sqlx::sqlite::{
 use tokio::sync::Notify;
 
 use crate::errors::db_error;
+use crate::memory_cache::{IndexCache, MemoryIndexOptions};
 
 pub(crate) static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres");
 pub(crate) static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -36,6 +37,8 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// How long a caller waits for a free connection before the store counts as unavailable.
     pub acquire_timeout: Duration,
+    /// Which versions searches answer from memory.
+    pub memory_index: MemoryIndexOptions,
 }
 
 impl Default for StoreOptions {
@@ -43,10 +46,12 @@ impl Default for StoreOptions {
         Self {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(5),
+            memory_index: MemoryIndexOptions::default(),
         }
     }
 }
 
+#[derive(Clone)]
 pub(crate) enum Pool {
     Postgres(PgPool),
     Sqlite(SqlitePool),
@@ -110,6 +115,8 @@ pub struct SqlStore {
     pub(crate) pool: Pool,
     /// Woken whenever this process enqueues runnable tasks.
     pub(crate) wake: Arc<Notify>,
+    /// In-memory search indexes of large versions.
+    pub(crate) indexes: Arc<IndexCache>,
 }
 
 impl SqlStore {
@@ -152,6 +159,7 @@ impl SqlStore {
         Ok(Self {
             pool: Pool::Postgres(pool),
             wake: Arc::default(),
+            indexes: Arc::new(IndexCache::new(options.memory_index.clone())),
         })
     }
 
@@ -180,6 +188,7 @@ impl SqlStore {
         Ok(Self {
             pool: Pool::Sqlite(pool),
             wake: Arc::default(),
+            indexes: Arc::new(IndexCache::new(options.memory_index.clone())),
         })
     }
 

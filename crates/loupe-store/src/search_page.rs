@@ -10,10 +10,14 @@
 //!   `files × page / matches` index entries), which neither planner chooses itself.
 //!   Other filters run the page and the count side by side.
 
+use std::collections::HashMap;
+
 use loupe_core::file_meta::{FileMetaRecord, SortOrder};
 use loupe_core::ids::WorkspaceId;
 use loupe_core::page::{Cursor, Page, PageRequest};
-use loupe_core::query::{compile, compile_for_walk, compile_tag_count, Dialect, Expr, SqlFilter};
+use loupe_core::query::{
+    compile, compile_for_walk, compile_tag_count, Dialect, Expr, MemoryIndex, SqlFilter,
+};
 use loupe_core::search::SearchSort;
 use loupe_core::Result;
 
@@ -93,6 +97,19 @@ fn page_query(
     )
 }
 
+/// The cursor after `f` in `sort` order: the sort key (the name, or a time) and the id.
+fn cursor_of(sort: SearchSort, f: &FileMetaRecord) -> Cursor {
+    let key = match sort {
+        SearchSort::FileCreateTime => f.created_at,
+        _ => f.updated_at,
+    };
+    let mut cursor = Cursor::new(sort.list_name(), key, f.file_id.clone());
+    if sort == SearchSort::FileName {
+        cursor.text = Some(f.name.clone());
+    }
+    cursor
+}
+
 impl SqlStore {
     /// A page of a version's files that pass `filter` (the query DSL's typed form,
     /// compiled to bound SQL for this engine), in `sort` order with a keyset cursor.
@@ -105,6 +122,14 @@ impl SqlStore {
         order: SortOrder,
         page: &PageRequest,
     ) -> Result<Page<FileMetaRecord>> {
+        if let Some(index) = self.current_index(version_row).await? {
+            if let Some(found) = self
+                .page_from_memory(&index, version_row, filter, sort, order, page)
+                .await?
+            {
+                return Ok(found);
+            }
+        }
         let dialect = self.dialect();
         let (count_sql, counted, from_tags) = count_query(filter, dialect);
         let (rows, total) = if from_tags {
@@ -132,18 +157,50 @@ impl SqlStore {
             )?
         };
         let items: Vec<FileMetaRecord> = rows.into_iter().map(FileMetaRecord::from).collect();
-        let list = sort.list_name();
         Ok(Page::from_overfetch(items, page.limit, total, |f| {
-            let key = match sort {
-                SearchSort::FileCreateTime => f.created_at,
-                _ => f.updated_at,
-            };
-            let mut cursor = Cursor::new(list, key, f.file_id.clone());
-            if sort == SearchSort::FileName {
-                cursor.text = Some(f.name.clone());
-            }
-            cursor
+            cursor_of(sort, f)
         }))
+    }
+
+    /// The page from the version's in-memory index: the filter, the count and the page's
+    /// ids there, then the rows by id. `None` when the index cannot answer (a filter on
+    /// `Uri`, or a cursor from before the version changed).
+    async fn page_from_memory(
+        &self,
+        index: &MemoryIndex,
+        version_row: i64,
+        filter: Option<&Expr>,
+        sort: SearchSort,
+        order: SortOrder,
+        page: &PageRequest,
+    ) -> Result<Option<Page<FileMetaRecord>>> {
+        let matches = match filter {
+            Some(f) => match index.evaluate(f) {
+                Some(matches) => matches,
+                None => return Ok(None),
+            },
+            None => index.everything().clone(),
+        };
+        let wanted = page.limit as usize + 1;
+        let Some(files) = index.page(&matches, sort, order, page.after.as_ref(), wanted) else {
+            return Ok(None);
+        };
+        let ids: Vec<String> = files
+            .iter()
+            .map(|n| index.file_id(*n).to_string())
+            .collect();
+        let mut rows: HashMap<String, FileMetaRecord> = self
+            .file_metas_with_ids(version_row, &ids)
+            .await?
+            .into_iter()
+            .map(|f| (f.file_id.clone(), f))
+            .collect();
+        // A file deleted since the index was read is left out, as a later read would.
+        let items = ids.iter().filter_map(|id| rows.remove(id)).collect();
+        let total = i64::try_from(matches.len()).unwrap_or(i64::MAX);
+        Ok(Some(Page::from_overfetch(items, page.limit, total, |f| {
+            cursor_of(sort, f)
+        })))
     }
 
     async fn count_files(

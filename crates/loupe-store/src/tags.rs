@@ -12,6 +12,7 @@ use loupe_core::time::Timestamp;
 use loupe_core::Result;
 
 use crate::errors::db_error;
+use crate::memory_cache::bump_content;
 use crate::pool::{bind_values, on_pool, Engine, SqlStore};
 use crate::work::in_version;
 
@@ -61,6 +62,7 @@ impl TagStore for SqlStore {
         let ids: Vec<&str> = edits.iter().map(|e| e.file_id.as_str()).collect();
         let existing: HashSet<String> = on_pool!(self, p => async {
             let mut tx = p.begin_with(begin_edit(engine)).await.map_err(db_error)?;
+            bump_content!(&mut *tx, version_row)?;
             let mut existing = HashSet::with_capacity(ids.len());
             for slice in ids.chunks(IDS_PER_STATEMENT) {
                 let mut b = sqlx::QueryBuilder::new("SELECT file_id FROM file_metas WHERE true");

@@ -15,6 +15,7 @@ use loupe_core::time::Timestamp;
 use loupe_core::Result;
 
 use crate::errors::db_error;
+use crate::memory_cache::bump_content;
 use crate::pool::{on_pool, SqlStore};
 use crate::rows::{FileMetaRow, FILE_META_COLUMNS};
 
@@ -162,6 +163,7 @@ impl WorkStore for SqlStore {
         };
         on_pool!(self, p => async {
             let mut tx = p.begin().await.map_err(db_error)?;
+            bump_content!(&mut *tx, row)?;
             for slice in outcomes.chunks(ROWS_PER_STATEMENT) {
                 let mut b = sqlx::QueryBuilder::new(
                     "INSERT INTO file_work (version_id, file_id, kind, job_id, fingerprint, work_key, ok, at) ",
@@ -236,6 +238,7 @@ impl WorkStore for SqlStore {
             "DELETE FROM file_work WHERE version_id = $1 AND kind = 'tag' AND job_id = $2";
         on_pool!(self, p => async {
             let mut tx = p.begin().await.map_err(db_error)?;
+            bump_content!(&mut *tx, version_row)?;
             let touched = sqlx::query(STAMP)
                 .bind(version_row)
                 .bind(tag_job.as_str())

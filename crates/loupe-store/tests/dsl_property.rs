@@ -1,14 +1,15 @@
 //! The DSL's SQL agrees with its in-memory evaluator: on small random versions (with
 //! awkward strings: quotes, `%`, `_`, backslashes, unicode, SQL fragments), every random
 //! query selects the same files through the compiled SQL on PostgreSQL and on SQLite as
-//! `Expr::matches` does. A second version holds the same file ids with other contents
-//! and tags, so a subquery that forgot the version would be caught.
+//! `Expr::matches` does, and so does the in-memory index loaded from that database. A
+//! second version holds the same file ids with other contents and tags, so a subquery
+//! that forgot the version would be caught.
 
 use loupe_core::query::{
-    self, compile, compile_tag_count, Dialect, SearchableFile, SqlValue, TagGroup,
+    self, compile, compile_tag_count, Dialect, MemoryIndex, SearchableFile, SqlValue, TagGroup,
 };
 use loupe_store::testing::TestStore;
-use loupe_store::Engine;
+use loupe_store::{Engine, MemoryIndexOptions, SqlStore, StoreOptions};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -101,15 +102,19 @@ async fn sql_matches_the_evaluator(engine: Engine) {
     let store = TestStore::new(engine).await;
     let mut db = Db::connect(engine, &store.url).await;
     let mut rng = StdRng::seed_from_u64(0x10_0b_e5);
-    let (mut queries, mut selective) = (0, 0);
+    let indexing = indexing_store(&store.url).await;
+    let (mut queries, mut selective, mut in_memory) = (0, 0, 0);
     for round in 0..6 {
         let (searched, other) = db.versions(&format!("round{round}")).await;
         let files = random_files(&mut rng, 12);
         db.insert(searched, &files).await;
         db.insert(other, &random_files(&mut rng, 12)).await;
+        let index = indexing.warm_memory_index(searched).await.unwrap().unwrap();
         for _ in 0..250 {
             let expression = random_expression(&mut rng, &files, 3);
-            let selected = check(&mut db, searched, &files, &expression).await;
+            let (selected, from_memory) =
+                check(&mut db, searched, &files, &expression, &index).await;
+            in_memory += usize::from(from_memory);
             queries += 1;
             if selected > 0 && selected < files.len() {
                 selective += 1;
@@ -121,6 +126,12 @@ async fn sql_matches_the_evaluator(engine: Engine) {
         selective * 3 > queries,
         "{selective} of {queries} queries split the files"
     );
+    // Only filters on `Uri` are left to SQL.
+    assert!(
+        in_memory * 2 > queries,
+        "{in_memory} of {queries} queries answered in memory"
+    );
+    indexing.close().await;
     drop(db);
     store.cleanup().await;
 }
@@ -132,15 +143,19 @@ async fn tag_filters_match_the_evaluator(engine: Engine) {
     let store = TestStore::new(engine).await;
     let mut db = Db::connect(engine, &store.url).await;
     let mut rng = StdRng::seed_from_u64(0x7a9_5e75);
+    let indexing = indexing_store(&store.url).await;
     let mut counted = 0;
     for round in 0..4 {
         let (searched, other) = db.versions(&format!("tags{round}")).await;
         let files = random_files(&mut rng, 12);
         db.insert(searched, &files).await;
         db.insert(other, &random_files(&mut rng, 12)).await;
+        let index = indexing.warm_memory_index(searched).await.unwrap().unwrap();
         for _ in 0..150 {
             let expression = random_tag_expression(&mut rng, &files, 3);
-            let selected = check(&mut db, searched, &files, &expression).await;
+            let (selected, from_memory) =
+                check(&mut db, searched, &files, &expression, &index).await;
+            assert!(from_memory, "tag filters are answered in memory");
             let filter = query::parse(&expression).unwrap().filter.unwrap();
             if let Some(count) = compile_tag_count(&filter, db.dialect(), 2) {
                 let n = db.count(&count.sql, searched, &count.params).await;
@@ -155,6 +170,7 @@ async fn tag_filters_match_the_evaluator(engine: Engine) {
         }
     }
     assert!(counted > 150, "{counted} of 600 filters counted from tags");
+    indexing.close().await;
     drop(db);
     store.cleanup().await;
 }
@@ -196,7 +212,28 @@ fn random_tag_expression(rng: &mut StdRng, files: &Files, depth: usize) -> Strin
 }
 
 /// Runs one expression both ways and compares the file ids.
-async fn check(db: &mut Db, version: i64, files: &Files, expression: &str) -> usize {
+/// A store on the same database that indexes every version in memory.
+async fn indexing_store(url: &str) -> SqlStore {
+    let options = StoreOptions {
+        memory_index: MemoryIndexOptions {
+            min_files: 0,
+            max_files: u64::MAX,
+            max_versions: 2,
+        },
+        ..StoreOptions::default()
+    };
+    SqlStore::connect(url, &options).await.unwrap()
+}
+
+/// Checks one expression through SQL and, unless it names `Uri`, through `index`; the
+/// number of files selected, and whether the index answered.
+async fn check(
+    db: &mut Db,
+    version: i64,
+    files: &Files,
+    expression: &str,
+    index: &MemoryIndex,
+) -> (usize, bool) {
     let parsed = query::parse(expression)
         .unwrap_or_else(|e| panic!("{expression:?} does not parse: {}", e.message()));
     let filter = parsed.filter.expect("generated expressions have a filter");
@@ -222,7 +259,15 @@ async fn check(db: &mut Db, version: i64, files: &Files, expression: &str) -> us
         "\nexpression: {expression}\nsql: {sql}\nparams: {:?}",
         compiled.params
     );
-    actual.len()
+    let from_memory = index.evaluate(&filter).map(|selected| {
+        let mut ids: Vec<String> = selected
+            .iter()
+            .map(|n| index.file_id(n).to_string())
+            .collect();
+        ids.sort();
+        assert_eq!(ids, expected, "\nin memory, expression: {expression}");
+    });
+    (actual.len(), from_memory.is_some())
 }
 
 async fn pai_example_runs(engine: Engine) {
@@ -265,7 +310,11 @@ async fn pai_example_runs(engine: Engine) {
     );
     db.insert(version, &files).await;
     let example = r#"(FileUpdateTime > "2025-02-28T00:00:00Z" AND FileUpdateTime < "2025-05-30T09:27:29Z") AND FileDir:"blue_car" AND NOT FileName="toyota.jpg" AND (( Tags.all="lane line" AND Tags.all="barrier gate") OR NOT Tags.user="rainy days" ) AND HAS SemanticIndexJobId AND Content:"a fallen water horse" AND TopK=100 AND SignMode="PUBLIC""#;
-    assert_eq!(check(&mut db, version, &files, example).await, 1);
+    let indexing = indexing_store(&store.url).await;
+    let index = indexing.warm_memory_index(version).await.unwrap().unwrap();
+    let (selected, from_memory) = check(&mut db, version, &files, example, &index).await;
+    assert_eq!((selected, from_memory), (1, true));
+    indexing.close().await;
     drop(db);
     store.cleanup().await;
 }

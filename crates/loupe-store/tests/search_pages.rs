@@ -1,16 +1,22 @@
 //! Search pages over tags on thousands of files: whichever plan the store picks from the
-//! tag count (join the tag's files, or walk the sort order and look each file up), paging
-//! through every order gives exactly the evaluator's files in that order, each once, with
-//! the right total on every page, on PostgreSQL and on SQLite.
+//! tag count (join the tag's files, or walk the sort order and look each file up), and
+//! from the in-memory index, paging through every order gives exactly the evaluator's
+//! files in that order, each once, with the right total on every page, on PostgreSQL and
+//! on SQLite — also when pages alternate between SQL and the index, whose tokens must
+//! continue each other. A write is seen at once, and the index follows it.
+
+use std::time::{Duration, Instant};
 
 use loupe_core::file_meta::SortOrder;
+use loupe_core::file_tags::{FileTagEdit, GroupTag};
 use loupe_core::ids::WorkspaceId;
 use loupe_core::page::PageRequest;
 use loupe_core::query::{self, SearchableFile, TagGroup};
 use loupe_core::search::SearchSort;
-use loupe_core::store::FileMetaStore;
+use loupe_core::store::{FileMetaStore, TagStore};
+use loupe_core::time::Timestamp;
 use loupe_store::testing::TestStore;
-use loupe_store::Engine;
+use loupe_store::{Engine, MemoryIndexOptions, SqlStore, StoreOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
@@ -29,11 +35,47 @@ async fn tag_pages_match_the_evaluator_in_every_order_on_sqlite() {
     tag_pages_match_the_evaluator(Engine::Sqlite).await;
 }
 
+#[tokio::test]
+async fn writes_are_seen_at_once_and_the_index_follows_on_postgres() {
+    writes_are_seen_at_once_and_the_index_follows(Engine::Postgres).await;
+}
+
+#[tokio::test]
+async fn writes_are_seen_at_once_and_the_index_follows_on_sqlite() {
+    writes_are_seen_at_once_and_the_index_follows(Engine::Sqlite).await;
+}
+
+/// A second store on the same database that answers from memory every version it has
+/// indexed.
+async fn indexing_store(url: &str) -> SqlStore {
+    let options = StoreOptions {
+        memory_index: MemoryIndexOptions {
+            min_files: 0,
+            max_files: u64::MAX,
+            max_versions: 4,
+        },
+        ..StoreOptions::default()
+    };
+    SqlStore::connect(url, &options).await.unwrap()
+}
+
+/// Who answers each page of a paging run.
+#[derive(Debug, Clone, Copy)]
+enum Reader {
+    Sql,
+    Memory,
+    Alternating,
+}
+
 async fn tag_pages_match_the_evaluator(engine: Engine) {
     let store = TestStore::new(engine).await;
     let files = generated(&mut StdRng::seed_from_u64(0x9a6e5));
     let version = load(&store.url, engine, &files).await;
     let ws = WorkspaceId::from_raw("ws-pages");
+    let indexed = indexing_store(&store.url).await;
+    let index = indexed.warm_memory_index(version).await.unwrap();
+    assert_eq!(index.map(|i| i.len()), Some(FILES as u64));
+    let stores = [&*store.store, &indexed];
     for expression in [
         r#"Tags.all = "common""#,
         r#"Tags.all = "rare" OR Tags.all = "mid""#,
@@ -60,34 +102,123 @@ async fn tag_pages_match_the_evaluator(engine: Engine) {
                     expected.reverse();
                 }
                 let expected: Vec<&str> = expected.iter().map(|(id, _)| id.as_str()).collect();
-                let (mut seen, mut token) = (Vec::new(), None::<String>);
-                loop {
-                    let page =
-                        PageRequest::parse(sort.list_name(), Some(PAGE), token.as_deref()).unwrap();
-                    let found = store
-                        .store
-                        .search_file_metas(&ws, version, Some(&filter), sort, order, &page)
-                        .await
-                        .unwrap();
-                    let at = format!("{expression} {sort:?} {order:?} after {}", seen.len());
-                    assert_eq!(found.total_count as usize, expected.len(), "{at}");
-                    seen.extend(found.items.into_iter().map(|f| f.file_id));
-                    match found.next_token {
-                        Some(next) => token = Some(next),
-                        None => break,
+                for reader in [Reader::Sql, Reader::Memory, Reader::Alternating] {
+                    let (mut seen, mut token, mut pages) = (Vec::new(), None::<String>, 0);
+                    loop {
+                        let by = match reader {
+                            Reader::Sql => stores[0],
+                            Reader::Memory => stores[1],
+                            Reader::Alternating => stores[pages % 2],
+                        };
+                        let page =
+                            PageRequest::parse(sort.list_name(), Some(PAGE), token.as_deref())
+                                .unwrap();
+                        let found = by
+                            .search_file_metas(&ws, version, Some(&filter), sort, order, &page)
+                            .await
+                            .unwrap();
+                        let at = format!(
+                            "{expression} {sort:?} {order:?} {reader:?} after {}",
+                            seen.len()
+                        );
+                        assert_eq!(found.total_count as usize, expected.len(), "{at}");
+                        seen.extend(found.items.into_iter().map(|f| f.file_id));
+                        pages += 1;
+                        match found.next_token {
+                            Some(next) => token = Some(next),
+                            None => break,
+                        }
                     }
+                    // The first difference, not two lists of thousands of ids.
+                    let at = seen.iter().zip(&expected).position(|(a, b)| a != b);
+                    assert!(
+                        at.is_none() && seen.len() == expected.len(),
+                        "{expression} {sort:?} {order:?} {reader:?}: {} ids, {} expected, first difference at {at:?}",
+                        seen.len(),
+                        expected.len()
+                    );
                 }
-                // The first difference, not two lists of thousands of ids.
-                let at = seen.iter().zip(&expected).position(|(a, b)| a != b);
-                assert!(
-                    at.is_none() && seen.len() == expected.len(),
-                    "{expression} {sort:?} {order:?}: {} ids, {} expected, first difference at {at:?}",
-                    seen.len(),
-                    expected.len()
-                );
             }
         }
     }
+    // The candidate set of a filtered vector search comes from the index too.
+    let filter = query::parse(r#"Tags.all = "rare""#)
+        .unwrap()
+        .filter
+        .unwrap();
+    let mut expected: Vec<String> = files
+        .iter()
+        .filter(|(_, f)| filter.matches(f))
+        .map(|(id, _)| id.clone())
+        .collect();
+    expected.sort();
+    for by in stores {
+        let mut ids = by
+            .filtered_file_ids(version, &filter, None, FILES)
+            .await
+            .unwrap();
+        ids.sort();
+        assert_eq!(ids, expected);
+    }
+    indexed.close().await;
+    store.cleanup().await;
+}
+
+async fn writes_are_seen_at_once_and_the_index_follows(engine: Engine) {
+    let store = TestStore::new(engine).await;
+    let files = generated(&mut StdRng::seed_from_u64(0x5eed));
+    let version = load(&store.url, engine, &files).await;
+    let ws = WorkspaceId::from_raw("ws-pages");
+    let indexed = indexing_store(&store.url).await;
+    indexed.warm_memory_index(version).await.unwrap().unwrap();
+    assert!(indexed.memory_index_is_current(version).await.unwrap());
+    let filter = query::parse(r#"Tags.user = "fresh""#)
+        .unwrap()
+        .filter
+        .unwrap();
+    let search = || async {
+        let page = PageRequest::parse(SearchSort::FileName.list_name(), Some(PAGE), None).unwrap();
+        let found = indexed
+            .search_file_metas(
+                &ws,
+                version,
+                Some(&filter),
+                SearchSort::FileName,
+                SortOrder::Asc,
+                &page,
+            )
+            .await
+            .unwrap();
+        found
+            .items
+            .into_iter()
+            .map(|f| f.file_id)
+            .collect::<Vec<_>>()
+    };
+    assert!(search().await.is_empty());
+    // Through the other store, as another replica or a worker would write.
+    let edit = FileTagEdit {
+        file_id: "f00042".into(),
+        add: vec![GroupTag {
+            group: TagGroup::User,
+            tag: "fresh".into(),
+        }],
+        remove: Vec::new(),
+    };
+    store
+        .store
+        .edit_tags(version, &[edit], Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!(search().await, vec!["f00042"], "seen at once, through SQL");
+    // The background build catches up, and answers the same.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !indexed.memory_index_is_current(version).await.unwrap() {
+        assert!(Instant::now() < deadline, "the index was not rebuilt");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(search().await, vec!["f00042"], "from the rebuilt index");
+    indexed.close().await;
     store.cleanup().await;
 }
 

@@ -67,6 +67,7 @@ mod ast;
 mod eval;
 mod fields;
 mod lexer;
+mod memory_index;
 mod parser;
 mod position;
 mod sql;
@@ -80,7 +81,10 @@ pub use ast::{
 };
 pub use eval::{contains_ascii_case_insensitive, SearchableFile};
 pub use fields::parse_time;
+pub use memory_index::{BuildError, IndexedFile, MemoryIndex, MemoryIndexBuilder};
 pub use position::Position;
+/// The bitmaps [`MemoryIndex`] answers with.
+pub use roaring::RoaringBitmap;
 pub use sql::{
     compile, compile_for_walk, compile_tag_count, Dialect, SqlFilter, SqlValue, FILE_ALIAS,
 };

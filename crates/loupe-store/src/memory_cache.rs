@@ -1,0 +1,354 @@
+//! Each large version's [`MemoryIndex`], used only while it is the version's current
+//! content.
+//!
+//! - Every write to a version's files or tags bumps the version's `content_revision`
+//!   in the same transaction, first (so writers queue on the version row in one order).
+//! - A search reads that number (one primary-key read) and uses the index built at it.
+//!   Otherwise it answers through SQL, and the index is rebuilt in the background from
+//!   one snapshot (repeatable read), at most one build per version at a time and at most
+//!   a fifth of the time while the version keeps changing (an indexing job).
+//! - Each process (API replica, worker) keeps its own; versions below
+//!   [`MemoryIndexOptions::min_files`] are left to SQL, which is fast on them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+use loupe_core::query::{IndexedFile, MemoryIndex, MemoryIndexBuilder, TagGroup};
+use loupe_core::{Error, Result};
+
+use crate::errors::db_error;
+use crate::pool::{on_pool, Pool, SqlStore};
+
+/// Bumps a version's content revision; the first statement of every transaction that
+/// changes the version's files or tags.
+pub(crate) const BUMP_CONTENT: &str =
+    "UPDATE dataset_versions SET content_revision = content_revision + 1 WHERE id = $1";
+
+/// Runs [`BUMP_CONTENT`] for `$version_row` on `$tx`.
+macro_rules! bump_content {
+    ($tx:expr, $version_row:expr) => {
+        sqlx::query($crate::memory_cache::BUMP_CONTENT)
+            .bind($version_row)
+            .execute($tx)
+            .await
+            .map_err($crate::errors::db_error)
+    };
+}
+pub(crate) use bump_content;
+
+/// When versions get an in-memory index.
+#[derive(Debug, Clone)]
+pub struct MemoryIndexOptions {
+    /// Files from which a version is indexed in memory; `u64::MAX` never indexes.
+    pub min_files: u64,
+    /// Files above which a version is left to SQL: the index takes about 150 bytes a
+    /// file and 2 a tag (measured: see the README's search benchmark).
+    pub max_files: u64,
+    /// Versions indexed at once; the least recently searched goes first.
+    pub max_versions: usize,
+}
+
+impl Default for MemoryIndexOptions {
+    fn default() -> Self {
+        Self {
+            min_files: 20_000,
+            max_files: 10_000_000,
+            max_versions: 4,
+        }
+    }
+}
+
+enum State {
+    Building,
+    Ready(Arc<MemoryIndex>),
+    /// Below `min_files`, or the build failed (logged): SQL answers.
+    Unindexed,
+}
+
+struct Slot {
+    revision: i64,
+    state: State,
+    used: Instant,
+    /// When the last build ended and how long it took, to space builds out.
+    last_build: Option<(Instant, Duration)>,
+}
+
+/// The indexes of one store.
+pub(crate) struct IndexCache {
+    options: MemoryIndexOptions,
+    slots: Mutex<HashMap<i64, Slot>>,
+}
+
+impl IndexCache {
+    pub(crate) fn new(options: MemoryIndexOptions) -> Self {
+        Self {
+            options,
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Slot>> {
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps a finished build unless a newer one was stored meanwhile, and evicts the
+    /// least recently used indexes beyond `max_versions`.
+    fn finish(&self, version_row: i64, revision: i64, state: State, took: Duration) {
+        let mut slots = self.slots();
+        let now = Instant::now();
+        let slot = slots.entry(version_row).or_insert(Slot {
+            revision,
+            state: State::Building,
+            used: now,
+            last_build: None,
+        });
+        slot.revision = revision;
+        slot.state = state;
+        slot.last_build = Some((now, took));
+        let mut ready: Vec<(Instant, i64)> = slots
+            .iter()
+            .filter(|(_, s)| matches!(s.state, State::Ready(_)))
+            .map(|(row, s)| (s.used, *row))
+            .collect();
+        if ready.len() > self.options.max_versions {
+            ready.sort();
+            for (_, row) in &ready[..ready.len() - self.options.max_versions] {
+                slots.remove(row);
+            }
+        }
+    }
+}
+
+impl SqlStore {
+    /// The version's in-memory index if it is current; else `None` (search through SQL),
+    /// starting a build in the background when one is due.
+    pub(crate) async fn current_index(&self, version_row: i64) -> Result<Option<Arc<MemoryIndex>>> {
+        if self.indexes.options.min_files == u64::MAX {
+            return Ok(None);
+        }
+        const SQL: &str = "SELECT content_revision FROM dataset_versions WHERE id = $1";
+        let revision: Option<i64> = on_pool!(self, p => sqlx::query_scalar(SQL)
+            .bind(version_row)
+            .fetch_optional(p)
+            .await
+            .map_err(db_error)?);
+        let Some(revision) = revision else {
+            self.indexes.slots().remove(&version_row);
+            return Ok(None);
+        };
+        let now = Instant::now();
+        {
+            let mut slots = self.indexes.slots();
+            match slots.get_mut(&version_row) {
+                Some(slot) if slot.revision == revision => {
+                    slot.used = now;
+                    return Ok(match &slot.state {
+                        State::Ready(index) => Some(Arc::clone(index)),
+                        State::Building | State::Unindexed => None,
+                    });
+                }
+                Some(slot) => {
+                    let spaced = slot
+                        .last_build
+                        .is_none_or(|(ended, took)| now.duration_since(ended) >= took * 4);
+                    if matches!(slot.state, State::Building) || !spaced {
+                        return Ok(None);
+                    }
+                    slot.state = State::Building;
+                }
+                None => {
+                    slots.insert(
+                        version_row,
+                        Slot {
+                            revision,
+                            state: State::Building,
+                            used: now,
+                            last_build: None,
+                        },
+                    );
+                }
+            }
+        }
+        let (pool, cache) = (self.pool.clone(), Arc::clone(&self.indexes));
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let (revision, state) = match load(&pool, version_row, &cache.options).await {
+                Ok((revision, Some(index))) => (revision, State::Ready(Arc::new(index))),
+                Ok((revision, None)) => (revision, State::Unindexed),
+                Err(err) => {
+                    tracing::warn!(version_row, error = %err, "in-memory search index not built; searching through SQL");
+                    // A revision no version has: a later search tries again, spaced out.
+                    (i64::MIN, State::Unindexed)
+                }
+            };
+            cache.finish(version_row, revision, state, started.elapsed());
+        });
+        Ok(None)
+    }
+
+    /// Builds the version's index now and keeps it; `None` when the version's size is
+    /// outside the options' bounds. For benchmarks and tests, which must not race the
+    /// background build.
+    pub async fn warm_memory_index(&self, version_row: i64) -> Result<Option<Arc<MemoryIndex>>> {
+        let started = Instant::now();
+        let (revision, index) = load(&self.pool, version_row, &self.indexes.options).await?;
+        let index = index.map(Arc::new);
+        let state = match &index {
+            Some(index) => State::Ready(Arc::clone(index)),
+            None => State::Unindexed,
+        };
+        self.indexes
+            .finish(version_row, revision, state, started.elapsed());
+        Ok(index)
+    }
+
+    /// Whether searches of the version are answered from memory now; when not, a build
+    /// may start, as a search would start it.
+    pub async fn memory_index_is_current(&self, version_row: i64) -> Result<bool> {
+        Ok(self.current_index(version_row).await?.is_some())
+    }
+}
+
+/// The body of [`load`] on one engine's transaction (compiled once per engine, as
+/// `on_pool!` bodies are): revision, count, then files and tags into the builder.
+macro_rules! snapshot {
+    ($tx:ident, $builder:ident, $row:expr, $sizes:expr, $rank:ident, $Row:ty, $rev:expr, $count:expr, $files:expr, $tags:expr) => {{
+        let revision: i64 = sqlx::query_scalar($rev)
+            .bind($row)
+            .fetch_one(&mut *$tx)
+            .await
+            .map_err(db_error)?;
+        let count: i64 = sqlx::query_scalar($count)
+            .bind($row)
+            .fetch_one(&mut *$tx)
+            .await
+            .map_err(db_error)?;
+        if !$sizes.contains(&u64::try_from(count).unwrap_or(0)) {
+            (revision, false)
+        } else {
+            let mut files = sqlx::query_as::<_, $Row>($files)
+                .bind($row)
+                .fetch(&mut *$tx);
+            while let Some(r) = files.try_next().await.map_err(db_error)? {
+                $builder.file(IndexedFile {
+                    file_id: r.0,
+                    name: r.1,
+                    dir: r.2,
+                    size: r.3,
+                    file_type: r.4,
+                    content_type: r.5,
+                    created_at: r.6,
+                    updated_at: r.7,
+                    width: r.8.map(i64::from),
+                    height: r.9.map(i64::from),
+                    semantic_index_job_id: r.10,
+                    semantic_index_update_time: r.11,
+                    tag_update_time: r.12,
+                    name_rank: $rank(r.13)?,
+                    update_rank: $rank(r.14)?,
+                    create_rank: $rank(r.15)?,
+                });
+            }
+            drop(files);
+            let mut tags = sqlx::query_as::<_, (String, String, String)>($tags)
+                .bind($row)
+                .fetch(&mut *$tx);
+            while let Some((file, group, tag)) = tags.try_next().await.map_err(db_error)? {
+                let group = TagGroup::STORED
+                    .into_iter()
+                    .find(|g| g.as_str() == group)
+                    .ok_or_else(|| Error::internal("reading tags", format!("group {group}")))?;
+                $builder.tag(file, group, tag);
+            }
+            drop(tags);
+            (revision, true)
+        }
+    }};
+}
+
+/// The version's revision and, unless its size is outside the options' bounds, its
+/// index, read in one snapshot.
+async fn load(
+    pool: &Pool,
+    version_row: i64,
+    options: &MemoryIndexOptions,
+) -> Result<(i64, Option<MemoryIndex>)> {
+    let sizes = options.min_files..=options.max_files;
+    const REVISION: &str = "SELECT content_revision FROM dataset_versions WHERE id = $1";
+    const COUNT: &str = "SELECT COUNT(*) FROM file_metas WHERE version_id = $1";
+    // The three orders are ranked by the database, with its collation, so that pages
+    // read here continue through SQL and back.
+    const FILES: &str = "SELECT file_id, name, dir, size, file_type, content_type, created_at, updated_at, \
+         width, height, semantic_index_job_id, semantic_index_update_time, tag_update_time, \
+         row_number() OVER (ORDER BY name, file_id), row_number() OVER (ORDER BY updated_at, file_id), \
+         row_number() OVER (ORDER BY created_at, file_id) FROM file_metas WHERE version_id = $1";
+    const TAGS: &str = "SELECT file_id, grp, tag FROM file_tags WHERE version_id = $1";
+    type Row = (
+        String,
+        String,
+        String,
+        i64,
+        String,
+        String,
+        i64,
+        i64,
+        Option<i32>,
+        Option<i32>,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        i64,
+        i64,
+        i64,
+    );
+    let rank = |n: i64| {
+        u32::try_from(n - 1)
+            .map_err(|_| Error::internal("ranking files", format!("row number {n}")))
+    };
+    let mut builder = MemoryIndexBuilder::default();
+    let (revision, indexed) = match pool {
+        Pool::Postgres(p) => {
+            let mut tx = p
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await
+                .map_err(db_error)?;
+            snapshot!(
+                tx,
+                builder,
+                version_row,
+                sizes,
+                rank,
+                Row,
+                REVISION,
+                COUNT,
+                FILES,
+                TAGS
+            )
+        }
+        Pool::Sqlite(p) => {
+            let mut tx = p.begin().await.map_err(db_error)?;
+            snapshot!(
+                tx,
+                builder,
+                version_row,
+                sizes,
+                rank,
+                Row,
+                REVISION,
+                COUNT,
+                FILES,
+                TAGS
+            )
+        }
+    };
+    if !indexed {
+        return Ok((revision, None));
+    }
+    let index = tokio::task::spawn_blocking(move || builder.build())
+        .await
+        .map_err(|e| Error::internal("building the search index", e))?
+        .map_err(|e| Error::internal("building the search index", e.0))?;
+    Ok((revision, Some(index)))
+}
