@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
-use loupe_core::query::{IndexedFile, MemoryIndex, MemoryIndexBuilder, TagGroup};
+use loupe_core::query::{IndexedFile, MemoryIndex, MemoryIndexBuilder, SearchableFile, TagGroup};
 use loupe_core::{Error, Result};
 
 use crate::errors::db_error;
@@ -128,8 +128,7 @@ impl SqlStore {
         if self.indexes.options.min_files == u64::MAX {
             return Ok(None);
         }
-        const SQL: &str = "SELECT content_revision FROM dataset_versions WHERE id = $1";
-        let revision: Option<i64> = on_pool!(self, p => sqlx::query_scalar(SQL)
+        let revision: Option<i64> = on_pool!(self, p => sqlx::query_scalar(REVISION)
             .bind(version_row)
             .fetch_optional(p)
             .await
@@ -211,16 +210,82 @@ impl SqlStore {
     }
 }
 
+const REVISION: &str = "SELECT content_revision FROM dataset_versions WHERE id = $1";
+const COUNT: &str = "SELECT COUNT(*) FROM file_metas WHERE version_id = $1";
+// The three orders are ranked by the database, with its collation, so that pages read
+// from memory continue through SQL and back.
+const FILES: &str =
+    "SELECT file_id, name, dir, size, file_type, content_type, created_at, updated_at, \
+     width, height, semantic_index_job_id, semantic_index_update_time, tag_update_time, \
+     row_number() OVER (ORDER BY name, file_id), row_number() OVER (ORDER BY updated_at, file_id), \
+     row_number() OVER (ORDER BY created_at, file_id) FROM file_metas WHERE version_id = $1";
+const TAGS: &str = "SELECT file_id, grp, tag FROM file_tags WHERE version_id = $1";
+
+/// A row of [`FILES`].
+type FileRow = (
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    i64,
+    i64,
+    Option<i32>,
+    Option<i32>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    i64,
+    i64,
+    i64,
+);
+
+fn indexed_file(r: FileRow) -> Result<IndexedFile> {
+    let rank = |n: i64| {
+        u32::try_from(n - 1)
+            .map_err(|_| Error::internal("ranking files", format!("row number {n}")))
+    };
+    Ok(IndexedFile {
+        file_id: r.0,
+        file: SearchableFile {
+            name: r.1,
+            dir: r.2,
+            size: r.3,
+            file_type: r.4,
+            content_type: r.5,
+            created_at: r.6,
+            updated_at: r.7,
+            width: r.8.map(i64::from),
+            height: r.9.map(i64::from),
+            semantic_index_job_id: r.10,
+            semantic_index_update_time: r.11,
+            tag_update_time: r.12,
+            ..SearchableFile::default()
+        },
+        name_rank: rank(r.13)?,
+        update_rank: rank(r.14)?,
+        create_rank: rank(r.15)?,
+    })
+}
+
+fn stored_group(name: &str) -> Result<TagGroup> {
+    TagGroup::STORED
+        .into_iter()
+        .find(|g| g.as_str() == name)
+        .ok_or_else(|| Error::internal("reading tags", format!("group {name}")))
+}
+
 /// The body of [`load`] on one engine's transaction (compiled once per engine, as
 /// `on_pool!` bodies are): revision, count, then files and tags into the builder.
 macro_rules! snapshot {
-    ($tx:ident, $builder:ident, $row:expr, $sizes:expr, $rank:ident, $Row:ty, $rev:expr, $count:expr, $files:expr, $tags:expr) => {{
-        let revision: i64 = sqlx::query_scalar($rev)
+    ($tx:ident, $builder:ident, $row:expr, $sizes:expr) => {{
+        let revision: i64 = sqlx::query_scalar(REVISION)
             .bind($row)
             .fetch_one(&mut *$tx)
             .await
             .map_err(db_error)?;
-        let count: i64 = sqlx::query_scalar($count)
+        let count: i64 = sqlx::query_scalar(COUNT)
             .bind($row)
             .fetch_one(&mut *$tx)
             .await
@@ -228,39 +293,18 @@ macro_rules! snapshot {
         if !$sizes.contains(&u64::try_from(count).unwrap_or(0)) {
             (revision, false)
         } else {
-            let mut files = sqlx::query_as::<_, $Row>($files)
+            let mut files = sqlx::query_as::<_, FileRow>(FILES)
                 .bind($row)
                 .fetch(&mut *$tx);
-            while let Some(r) = files.try_next().await.map_err(db_error)? {
-                $builder.file(IndexedFile {
-                    file_id: r.0,
-                    name: r.1,
-                    dir: r.2,
-                    size: r.3,
-                    file_type: r.4,
-                    content_type: r.5,
-                    created_at: r.6,
-                    updated_at: r.7,
-                    width: r.8.map(i64::from),
-                    height: r.9.map(i64::from),
-                    semantic_index_job_id: r.10,
-                    semantic_index_update_time: r.11,
-                    tag_update_time: r.12,
-                    name_rank: $rank(r.13)?,
-                    update_rank: $rank(r.14)?,
-                    create_rank: $rank(r.15)?,
-                });
+            while let Some(row) = files.try_next().await.map_err(db_error)? {
+                $builder.file(indexed_file(row)?);
             }
             drop(files);
-            let mut tags = sqlx::query_as::<_, (String, String, String)>($tags)
+            let mut tags = sqlx::query_as::<_, (String, String, String)>(TAGS)
                 .bind($row)
                 .fetch(&mut *$tx);
             while let Some((file, group, tag)) = tags.try_next().await.map_err(db_error)? {
-                let group = TagGroup::STORED
-                    .into_iter()
-                    .find(|g| g.as_str() == group)
-                    .ok_or_else(|| Error::internal("reading tags", format!("group {group}")))?;
-                $builder.tag(file, group, tag);
+                $builder.tag(&file, stored_group(&group)?, tag);
             }
             drop(tags);
             (revision, true)
@@ -276,37 +320,6 @@ async fn load(
     options: &MemoryIndexOptions,
 ) -> Result<(i64, Option<MemoryIndex>)> {
     let sizes = options.min_files..=options.max_files;
-    const REVISION: &str = "SELECT content_revision FROM dataset_versions WHERE id = $1";
-    const COUNT: &str = "SELECT COUNT(*) FROM file_metas WHERE version_id = $1";
-    // The three orders are ranked by the database, with its collation, so that pages
-    // read here continue through SQL and back.
-    const FILES: &str = "SELECT file_id, name, dir, size, file_type, content_type, created_at, updated_at, \
-         width, height, semantic_index_job_id, semantic_index_update_time, tag_update_time, \
-         row_number() OVER (ORDER BY name, file_id), row_number() OVER (ORDER BY updated_at, file_id), \
-         row_number() OVER (ORDER BY created_at, file_id) FROM file_metas WHERE version_id = $1";
-    const TAGS: &str = "SELECT file_id, grp, tag FROM file_tags WHERE version_id = $1";
-    type Row = (
-        String,
-        String,
-        String,
-        i64,
-        String,
-        String,
-        i64,
-        i64,
-        Option<i32>,
-        Option<i32>,
-        Option<String>,
-        Option<i64>,
-        Option<i64>,
-        i64,
-        i64,
-        i64,
-    );
-    let rank = |n: i64| {
-        u32::try_from(n - 1)
-            .map_err(|_| Error::internal("ranking files", format!("row number {n}")))
-    };
     let mut builder = MemoryIndexBuilder::default();
     let (revision, indexed) = match pool {
         Pool::Postgres(p) => {
@@ -314,33 +327,11 @@ async fn load(
                 .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 .await
                 .map_err(db_error)?;
-            snapshot!(
-                tx,
-                builder,
-                version_row,
-                sizes,
-                rank,
-                Row,
-                REVISION,
-                COUNT,
-                FILES,
-                TAGS
-            )
+            snapshot!(tx, builder, version_row, sizes)
         }
         Pool::Sqlite(p) => {
             let mut tx = p.begin().await.map_err(db_error)?;
-            snapshot!(
-                tx,
-                builder,
-                version_row,
-                sizes,
-                rank,
-                Row,
-                REVISION,
-                COUNT,
-                FILES,
-                TAGS
-            )
+            snapshot!(tx, builder, version_row, sizes)
         }
     };
     if !indexed {

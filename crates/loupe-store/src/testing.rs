@@ -93,6 +93,23 @@ impl TestStore {
         }
     }
 
+    /// A second store on the same database that holds every version it searches in
+    /// memory (no size bounds), to compare with this one, which answers small versions
+    /// through SQL.
+    pub async fn memory_indexing_store(&self) -> SqlStore {
+        let options = StoreOptions {
+            memory_index: crate::MemoryIndexOptions {
+                min_files: 0,
+                max_files: u64::MAX,
+                max_versions: 4,
+            },
+            ..StoreOptions::default()
+        };
+        SqlStore::connect(&self.url, &options)
+            .await
+            .expect("a second store on the test database")
+    }
+
     /// Drops the PostgreSQL schema; call it at the end of a passing test.
     pub async fn cleanup(self) {
         self.store.close().await;

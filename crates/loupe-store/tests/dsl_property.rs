@@ -9,7 +9,7 @@ use loupe_core::query::{
     self, compile, compile_tag_count, Dialect, MemoryIndex, SearchableFile, SqlValue, TagGroup,
 };
 use loupe_store::testing::TestStore;
-use loupe_store::{Engine, MemoryIndexOptions, SqlStore, StoreOptions};
+use loupe_store::Engine;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -102,7 +102,7 @@ async fn sql_matches_the_evaluator(engine: Engine) {
     let store = TestStore::new(engine).await;
     let mut db = Db::connect(engine, &store.url).await;
     let mut rng = StdRng::seed_from_u64(0x10_0b_e5);
-    let indexing = indexing_store(&store.url).await;
+    let indexing = store.memory_indexing_store().await;
     let (mut queries, mut selective, mut in_memory) = (0, 0, 0);
     for round in 0..6 {
         let (searched, other) = db.versions(&format!("round{round}")).await;
@@ -143,7 +143,7 @@ async fn tag_filters_match_the_evaluator(engine: Engine) {
     let store = TestStore::new(engine).await;
     let mut db = Db::connect(engine, &store.url).await;
     let mut rng = StdRng::seed_from_u64(0x7a9_5e75);
-    let indexing = indexing_store(&store.url).await;
+    let indexing = store.memory_indexing_store().await;
     let mut counted = 0;
     for round in 0..4 {
         let (searched, other) = db.versions(&format!("tags{round}")).await;
@@ -209,20 +209,6 @@ fn random_tag_expression(rng: &mut StdRng, files: &Files, depth: usize) -> Strin
             operands.join(&format!(" {keyword} "))
         }
     }
-}
-
-/// Runs one expression both ways and compares the file ids.
-/// A store on the same database that indexes every version in memory.
-async fn indexing_store(url: &str) -> SqlStore {
-    let options = StoreOptions {
-        memory_index: MemoryIndexOptions {
-            min_files: 0,
-            max_files: u64::MAX,
-            max_versions: 2,
-        },
-        ..StoreOptions::default()
-    };
-    SqlStore::connect(url, &options).await.unwrap()
 }
 
 /// Checks one expression through SQL and, unless it names `Uri`, through `index`; the
@@ -310,7 +296,7 @@ async fn pai_example_runs(engine: Engine) {
     );
     db.insert(version, &files).await;
     let example = r#"(FileUpdateTime > "2025-02-28T00:00:00Z" AND FileUpdateTime < "2025-05-30T09:27:29Z") AND FileDir:"blue_car" AND NOT FileName="toyota.jpg" AND (( Tags.all="lane line" AND Tags.all="barrier gate") OR NOT Tags.user="rainy days" ) AND HAS SemanticIndexJobId AND Content:"a fallen water horse" AND TopK=100 AND SignMode="PUBLIC""#;
-    let indexing = indexing_store(&store.url).await;
+    let indexing = store.memory_indexing_store().await;
     let index = indexing.warm_memory_index(version).await.unwrap().unwrap();
     let (selected, from_memory) = check(&mut db, version, &files, example, &index).await;
     assert_eq!((selected, from_memory), (1, true));

@@ -16,7 +16,7 @@ use loupe_core::search::SearchSort;
 use loupe_core::store::{FileMetaStore, TagStore};
 use loupe_core::time::Timestamp;
 use loupe_store::testing::TestStore;
-use loupe_store::{Engine, MemoryIndexOptions, SqlStore, StoreOptions};
+use loupe_store::Engine;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
@@ -45,20 +45,6 @@ async fn writes_are_seen_at_once_and_the_index_follows_on_sqlite() {
     writes_are_seen_at_once_and_the_index_follows(Engine::Sqlite).await;
 }
 
-/// A second store on the same database that answers from memory every version it has
-/// indexed.
-async fn indexing_store(url: &str) -> SqlStore {
-    let options = StoreOptions {
-        memory_index: MemoryIndexOptions {
-            min_files: 0,
-            max_files: u64::MAX,
-            max_versions: 4,
-        },
-        ..StoreOptions::default()
-    };
-    SqlStore::connect(url, &options).await.unwrap()
-}
-
 /// Who answers each page of a paging run.
 #[derive(Debug, Clone, Copy)]
 enum Reader {
@@ -72,7 +58,7 @@ async fn tag_pages_match_the_evaluator(engine: Engine) {
     let files = generated(&mut StdRng::seed_from_u64(0x9a6e5));
     let version = load(&store.url, engine, &files).await;
     let ws = WorkspaceId::from_raw("ws-pages");
-    let indexed = indexing_store(&store.url).await;
+    let indexed = store.memory_indexing_store().await;
     let index = indexed.warm_memory_index(version).await.unwrap();
     assert_eq!(index.map(|i| i.len()), Some(FILES as u64));
     let stores = [&*store.store, &indexed];
@@ -169,7 +155,7 @@ async fn writes_are_seen_at_once_and_the_index_follows(engine: Engine) {
     let files = generated(&mut StdRng::seed_from_u64(0x5eed));
     let version = load(&store.url, engine, &files).await;
     let ws = WorkspaceId::from_raw("ws-pages");
-    let indexed = indexing_store(&store.url).await;
+    let indexed = store.memory_indexing_store().await;
     indexed.warm_memory_index(version).await.unwrap().unwrap();
     assert!(indexed.memory_index_is_current(version).await.unwrap());
     let filter = query::parse(r#"Tags.user = "fresh""#)

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use roaring::RoaringBitmap;
 
 use super::ast::{Expr, Field, NumberField, Predicate, TagGroup, TextField, TimeField};
-use super::eval::{number_matches, text_matches};
+use super::eval::{number_matches, text_matches, SearchableFile};
 use crate::file_meta::SortOrder;
 use crate::page::Cursor;
 use crate::search::SearchSort;
@@ -26,30 +26,9 @@ use crate::search::SearchSort;
 pub struct IndexedFile {
     /// The file id.
     pub file_id: String,
-    /// File name.
-    pub name: String,
-    /// Folder relative to the dataset's URI.
-    pub dir: String,
-    /// Bytes.
-    pub size: i64,
-    /// `image`.
-    pub file_type: String,
-    /// MIME type.
-    pub content_type: String,
-    /// Creation time (ms).
-    pub created_at: i64,
-    /// Update time (ms).
-    pub updated_at: i64,
-    /// Width, once probed.
-    pub width: Option<i64>,
-    /// Height, once probed.
-    pub height: Option<i64>,
-    /// The job that last indexed the file.
-    pub semantic_index_job_id: Option<String>,
-    /// When the file was last indexed (ms).
-    pub semantic_index_update_time: Option<i64>,
-    /// When the tags last changed (ms).
-    pub tag_update_time: Option<i64>,
+    /// What filters see of it; its `uri` and tag lists are not read (tags come through
+    /// [`MemoryIndexBuilder::tag`]).
+    pub file: SearchableFile,
     /// Position (from 0) in the database's order by name, then id.
     pub name_rank: u32,
     /// Position in the order by update time, then id.
@@ -154,29 +133,66 @@ fn group_slot(group: TagGroup) -> usize {
     }
 }
 
-/// Collects a version's files and tags, then becomes a [`MemoryIndex`].
+/// Collects a version's files, then their tags, then becomes a [`MemoryIndex`]. Tags are
+/// filed under their file's number as they come, so ten million of them never wait as
+/// strings.
 #[derive(Default)]
 pub struct MemoryIndexBuilder {
     files: Vec<IndexedFile>,
-    tags: Vec<(String, TagGroup, String)>,
+    /// File id → number, made when the first tag comes (the files sorted by id).
+    ordinals: Option<HashMap<String, u32>>,
+    members: [HashMap<String, Vec<u32>>; 3],
+    error: Option<BuildError>,
 }
 
 impl MemoryIndexBuilder {
-    /// Adds one file.
+    /// Adds one file; every file comes before the first tag.
     pub fn file(&mut self, file: IndexedFile) {
-        self.files.push(file);
+        match self.ordinals {
+            Some(_) => self.fail("a file came after the tags"),
+            None => self.files.push(file),
+        }
     }
 
     /// Adds one stored tag (`ai`, `user` or `user-delete-ai-tags`) of a file.
-    pub fn tag(&mut self, file_id: String, group: TagGroup, tag: String) {
-        self.tags.push((file_id, group, tag));
+    pub fn tag(&mut self, file_id: &str, group: TagGroup, tag: String) {
+        if group == TagGroup::All {
+            return self.fail("the all group is never stored");
+        }
+        let files = &mut self.files;
+        let ordinals = self.ordinals.get_or_insert_with(|| {
+            files.sort_unstable_by(|a, b| a.file_id.cmp(&b.file_id));
+            files
+                .iter()
+                .enumerate()
+                .map(|(n, f)| (f.file_id.clone(), n as u32))
+                .collect()
+        });
+        match ordinals.get(file_id) {
+            Some(n) => self.members[group_slot(group)]
+                .entry(tag)
+                .or_default()
+                .push(*n),
+            None => self.fail(&format!("a tag names file {file_id}, not loaded")),
+        }
     }
 
-    /// The index. Fails when the ranks are not an order of the files, a tag names a file
-    /// that is not there, or a group is `all` (computed, never stored).
+    fn fail(&mut self, why: &str) {
+        self.error
+            .get_or_insert_with(|| BuildError(why.to_string()));
+    }
+
+    /// The index. Fails when the ranks are not an order of the files, an id is repeated,
+    /// a tag names a file that is not there, or a group is `all` (computed, never stored).
     pub fn build(mut self) -> Result<MemoryIndex, BuildError> {
-        self.files
-            .sort_unstable_by(|a, b| a.file_id.cmp(&b.file_id));
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        if self.ordinals.is_none() {
+            self.files
+                .sort_unstable_by(|a, b| a.file_id.cmp(&b.file_id));
+        }
+        drop(self.ordinals);
         if self.files.windows(2).any(|w| w[0].file_id == w[1].file_id) {
             return Err(BuildError("a file id is repeated".into()));
         }
@@ -205,9 +221,9 @@ impl MemoryIndexBuilder {
             any_tag: Default::default(),
             everything: RoaringBitmap::from_sorted_iter(0..count as u32).expect("sorted"),
         };
-        let mut ordinal: HashMap<&str, u32> = HashMap::with_capacity(count);
-        for (n, file) in self.files.iter().enumerate() {
-            index.ids.push(&file.file_id)?;
+        for indexed in &self.files {
+            let file = &indexed.file;
+            index.ids.push(&indexed.file_id)?;
             index.names.push(&file.name)?;
             index.dirs.push(Some(&file.dir));
             index.file_types.push(Some(&file.file_type));
@@ -216,22 +232,8 @@ impl MemoryIndexBuilder {
             index.sizes.push(file.size);
             index.created.push(file.created_at);
             index.updated.push(file.updated_at);
-            ordinal.insert(&file.file_id, n as u32);
         }
-        let mut members: [HashMap<String, Vec<u32>>; 3] = Default::default();
-        for (file_id, group, tag) in self.tags {
-            let file = *ordinal
-                .get(file_id.as_str())
-                .ok_or_else(|| BuildError(format!("a tag names file {file_id}, not loaded")))?;
-            if group == TagGroup::All {
-                return Err(BuildError("the all group is never stored".into()));
-            }
-            members[group_slot(group)]
-                .entry(tag)
-                .or_default()
-                .push(file);
-        }
-        for (slot, group) in members.into_iter().enumerate() {
+        for (slot, group) in self.members.into_iter().enumerate() {
             for (tag, mut files) in group {
                 files.sort_unstable();
                 files.dedup();
@@ -262,12 +264,12 @@ impl MemoryIndexBuilder {
     }
 }
 
-fn numbers(files: &[IndexedFile], value: impl Fn(&IndexedFile) -> Option<i64>) -> Numbers {
+fn numbers(files: &[IndexedFile], value: impl Fn(&SearchableFile) -> Option<i64>) -> Numbers {
     let mut present = RoaringBitmap::new();
     let values = files
         .iter()
         .enumerate()
-        .map(|(n, f)| match value(f) {
+        .map(|(n, f)| match value(&f.file) {
             Some(v) => {
                 present.insert(n as u32);
                 v

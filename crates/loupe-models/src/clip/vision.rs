@@ -242,6 +242,9 @@ impl VisionTower {
     /// The projected (not yet normalised) embeddings of `images` images given as pixel
     /// values `(images, channels, size, size)`, row after row.
     pub fn forward(&self, pixels: &[f32], images: usize) -> Vec<f32> {
+        if images == 0 {
+            return Vec::new();
+        }
         let threads = candle_core::utils::get_num_threads();
         let (embed, side) = (self.embed, self.image_size / self.patch_size);
         let patches = side * side;

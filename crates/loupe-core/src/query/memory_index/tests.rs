@@ -40,18 +40,7 @@ fn random_file(rng: &mut StdRng, n: usize) -> (IndexedFile, SearchableFile) {
     };
     let indexed = IndexedFile {
         file_id: format!("f{n:03}"),
-        name: searchable.name.clone(),
-        dir: searchable.dir.clone(),
-        size: searchable.size,
-        file_type: searchable.file_type.clone(),
-        content_type: searchable.content_type.clone(),
-        created_at: searchable.created_at,
-        updated_at: searchable.updated_at,
-        width: searchable.width,
-        height: searchable.height,
-        semantic_index_job_id: searchable.semantic_index_job_id.clone(),
-        semantic_index_update_time: searchable.semantic_index_update_time,
-        tag_update_time: searchable.tag_update_time,
+        file: searchable.clone(),
         ..IndexedFile::default()
     };
     (indexed, searchable)
@@ -72,20 +61,26 @@ fn version(rng: &mut StdRng, count: usize) -> (MemoryIndex, Vec<(String, Searcha
             set(&mut files[i].0, place as u32);
         }
     };
-    rank(&mut files, |f| (f.name.clone(), 0), |f, r| f.name_rank = r);
     rank(
         &mut files,
-        |f| (String::new(), f.updated_at),
+        |f| (f.file.name.clone(), 0),
+        |f, r| f.name_rank = r,
+    );
+    rank(
+        &mut files,
+        |f| (String::new(), f.file.updated_at),
         |f, r| f.update_rank = r,
     );
     rank(
         &mut files,
-        |f| (String::new(), f.created_at),
+        |f| (String::new(), f.file.created_at),
         |f, r| f.create_rank = r,
     );
     let mut builder = MemoryIndexBuilder::default();
-    for (indexed, searchable) in &files {
+    for (indexed, _) in &files {
         builder.file(indexed.clone());
+    }
+    for (indexed, searchable) in &files {
         for (group, tags) in [
             (TagGroup::Ai, &searchable.tags_ai),
             (TagGroup::User, &searchable.tags_user),
@@ -95,7 +90,7 @@ fn version(rng: &mut StdRng, count: usize) -> (MemoryIndex, Vec<(String, Searcha
             ),
         ] {
             for tag in tags {
-                builder.tag(indexed.file_id.clone(), group, tag.clone());
+                builder.tag(&indexed.file_id, group, tag.clone());
             }
         }
     }
@@ -318,4 +313,25 @@ fn ranks_that_are_not_an_order_are_refused() {
         });
     }
     assert!(builder.build().is_err(), "both files at place 0");
+}
+
+#[test]
+fn tags_of_unknown_files_and_files_after_tags_are_refused() {
+    let file = |id: &str| IndexedFile {
+        file_id: id.into(),
+        ..IndexedFile::default()
+    };
+    let mut builder = MemoryIndexBuilder::default();
+    builder.file(file("a"));
+    builder.tag("b", TagGroup::Ai, "cat".into());
+    assert!(builder.build().is_err(), "a tag of a file not loaded");
+    let mut builder = MemoryIndexBuilder::default();
+    builder.file(file("a"));
+    builder.tag("a", TagGroup::Ai, "cat".into());
+    builder.file(file("b"));
+    assert!(builder.build().is_err(), "a file after the tags");
+    let mut builder = MemoryIndexBuilder::default();
+    builder.file(file("a"));
+    builder.tag("a", TagGroup::Ai, "cat".into());
+    assert_eq!(builder.build().unwrap().len(), 1);
 }
