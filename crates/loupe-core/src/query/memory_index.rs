@@ -156,6 +156,16 @@ impl MemoryIndexBuilder {
 
     /// Adds one stored tag (`ai`, `user` or `user-delete-ai-tags`) of a file.
     pub fn tag(&mut self, file_id: &str, group: TagGroup, tag: String) {
+        self.tagged(group, tag, [file_id]);
+    }
+
+    /// Adds one stored tag of several files.
+    pub fn tagged<'a>(
+        &mut self,
+        group: TagGroup,
+        tag: String,
+        file_ids: impl IntoIterator<Item = &'a str>,
+    ) {
         if group == TagGroup::All {
             return self.fail("the all group is never stored");
         }
@@ -168,12 +178,16 @@ impl MemoryIndexBuilder {
                 .map(|(n, f)| (f.file_id.clone(), n as u32))
                 .collect()
         });
-        match ordinals.get(file_id) {
-            Some(n) => self.members[group_slot(group)]
-                .entry(tag)
-                .or_default()
-                .push(*n),
-            None => self.fail(&format!("a tag names file {file_id}, not loaded")),
+        let members = self.members[group_slot(group)].entry(tag).or_default();
+        for file_id in file_ids {
+            match ordinals.get(file_id) {
+                Some(n) => members.push(*n),
+                None => {
+                    let why = format!("a tag names file {file_id}, not loaded");
+                    self.error.get_or_insert(BuildError(why));
+                    return;
+                }
+            }
         }
     }
 
