@@ -10,6 +10,7 @@ mod image_urls;
 mod indexing;
 mod job_faults;
 mod models;
+mod ranked_overfetch;
 mod search;
 mod spec;
 mod tag_definitions;

@@ -97,7 +97,7 @@ async fn all_pages(app: &TestApp, dataset: &str, query: &str) -> (Vec<String>, i
     (names, total)
 }
 
-async fn search_post(app: &TestApp, dataset: &str, body: Value) -> Value {
+pub(crate) async fn search_post(app: &TestApp, dataset: &str, body: Value) -> Value {
     app.post(
         &format!("/api/v1/datasets/{dataset}/datasetfilemetas/search"),
         &app.owner_key,
@@ -247,7 +247,11 @@ async fn ranking_stays_within_the_filter_and_finds_every_hit(app: &TestApp) {
 }
 
 /// A ready v1 of `files`, indexed by a `SemanticIndex` job with the built-in model.
-async fn indexed_version(app: &TestApp, name: &str, files: &[(&str, Vec<u8>)]) -> String {
+pub(crate) async fn indexed_version(
+    app: &TestApp,
+    name: &str,
+    files: &[(&str, Vec<u8>)],
+) -> String {
     let dataset = ready_version(app, name, files).await;
     let job = app
         .run_job(

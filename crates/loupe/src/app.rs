@@ -52,6 +52,7 @@ pub async fn build(config: &Config, listening: SocketAddr) -> Result<(Loupe, Arc
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{listening}")),
+        ..Settings::default()
     };
     let secrets = SecretBox::new(master_key.expose_secret());
     let loupe = Loupe::new(

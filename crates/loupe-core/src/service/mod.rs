@@ -46,6 +46,9 @@ pub struct Settings {
     pub link_ttl: Duration,
     /// The address clients reach this server at, for signed links (no trailing slash).
     pub public_url: String,
+    /// Largest filter result a ranked search hands the vector store as its candidates;
+    /// beyond it the store ranks the whole set and the filter is applied to the hits.
+    pub max_search_candidates: usize,
 }
 
 impl Default for Settings {
@@ -55,6 +58,7 @@ impl Default for Settings {
             max_files_per_version: 1_000_000,
             link_ttl: Duration::from_secs(3600),
             public_url: "http://127.0.0.1:8080".to_string(),
+            max_search_candidates: search::MAX_CANDIDATES,
         }
     }
 }

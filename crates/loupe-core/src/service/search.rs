@@ -6,9 +6,11 @@
 //! - with one (`QueryText`, `QueryImage`, `Content:`), SQL first computes the filter's
 //!   candidate set and the vector store ranks exactly those files, so a filtered top-k
 //!   never misses a hit that exists; past [`MAX_CANDIDATES`] the store ranks the whole
-//!   version with a tenfold over-fetch and the filter is applied to those hits. Hits are
-//!   joined with the version's file metas (a hit whose file left the version drops
-//!   out), cut at `ScoreThreshold`, and paged by offset.
+//!   version with a tenfold over-fetch and the filter is applied to those hits, widening
+//!   tenfold again while too few pass (a query about what the filter excludes) and the
+//!   store has more, up to [`MAX_OVERFETCH`] hits. Hits are joined with the version's
+//!   file metas (a hit whose file left the version drops out), cut at `ScoreThreshold`,
+//!   and paged by offset.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -42,6 +44,9 @@ pub const MAX_CANDIDATES: usize = 200_000;
 pub const MAX_QUERY_IMAGE_BYTES: usize = 8 << 20;
 /// Hits fetched per wanted hit when the filter's set is too large to hand over.
 const OVERFETCH: usize = 10;
+/// Most hits one over-fetching search asks of the vector store: the smallest `k` the
+/// adapters' servers accept (Elasticsearch's `knn` allows 10,000).
+pub const MAX_OVERFETCH: usize = 10_000;
 
 impl Loupe {
     /// Runs a search over one version of a dataset.
@@ -132,63 +137,74 @@ impl Loupe {
             .await?;
         let excluded = own_file.filter(|_| vector.exclude_query_image);
         let wanted = top_k + usize::from(excluded.is_some());
+        let max_candidates = self.settings.max_search_candidates;
         let candidates = match filter {
             Some(filter) => {
                 let ids = self
                     .store
-                    .filtered_file_ids(row, filter, None, MAX_CANDIDATES + 1)
+                    .filtered_file_ids(row, filter, None, max_candidates + 1)
                     .await?;
                 if ids.is_empty() {
                     return Ok(Vec::new());
                 }
-                (ids.len() <= MAX_CANDIDATES).then_some(ids)
+                (ids.len() <= max_candidates).then_some(ids)
             }
             None => None,
         };
         let set = index_set_id(&dataset.dataset_id, version);
-        let k = match (&candidates, filter) {
-            (None, Some(_)) => wanted * OVERFETCH,
-            _ => wanted,
+        let over_fetching = candidates.is_none() && filter.is_some();
+        let mut k = match over_fetching {
+            true => (wanted * OVERFETCH).min(MAX_OVERFETCH.max(wanted)),
+            false => wanted,
         };
-        let query = VectorQuery {
-            index_set_id: &set,
-            vector: &query_vector,
-            k,
-            candidates: candidates.as_deref(),
-        };
-        let hits = match target.vectors.search(&target.index, &query).await {
-            // Nothing indexed yet: no hits, not an error about an index nobody named.
-            Err(err) if err.code() == ErrorCode::VectorIndexNotFound => Vec::new(),
-            other => other.map_err(|e| target.shown(e))?,
-        };
-        let ids: Vec<String> = hits.iter().map(|h| h.file_meta_id.clone()).collect();
-        // Over-fetched hits still have to pass the filter.
-        let allowed: Option<HashSet<String>> = match (&candidates, filter) {
-            (None, Some(filter)) => Some(
-                self.store
-                    .filtered_file_ids(row, filter, Some(&ids), ids.len())
-                    .await?
-                    .into_iter()
-                    .collect(),
-            ),
-            _ => None,
-        };
-        let mut records: HashMap<String, FileMetaRecord> = self
-            .store
-            .file_metas_by_ids(row, &ids)
-            .await?
-            .into_iter()
-            .map(|r| (r.file_id.clone(), r))
-            .collect();
         let threshold = vector.score_threshold;
-        Ok(hits
-            .into_iter()
-            .filter(|h| excluded.as_deref() != Some(h.file_meta_id.as_str()))
-            .filter(|h| allowed.as_ref().is_none_or(|a| a.contains(&h.file_meta_id)))
-            .filter(|h| threshold.is_none_or(|t| f64::from(h.score) > t))
-            .filter_map(|h| records.remove(&h.file_meta_id).map(|r| (r, Some(h.score))))
-            .take(top_k)
-            .collect())
+        loop {
+            let query = VectorQuery {
+                index_set_id: &set,
+                vector: &query_vector,
+                k,
+                candidates: candidates.as_deref(),
+            };
+            let hits = match target.vectors.search(&target.index, &query).await {
+                // Nothing indexed yet: no hits, not an error about an index nobody named.
+                Err(err) if err.code() == ErrorCode::VectorIndexNotFound => Vec::new(),
+                other => other.map_err(|e| target.shown(e))?,
+            };
+            // The store had no more, or the rest score below the threshold.
+            let exhausted = hits.len() < k
+                || threshold.is_some_and(|t| hits.last().is_some_and(|h| f64::from(h.score) <= t));
+            let ids: Vec<String> = hits.iter().map(|h| h.file_meta_id.clone()).collect();
+            // Over-fetched hits still have to pass the filter.
+            let allowed: Option<HashSet<String>> = match (over_fetching, filter) {
+                (true, Some(filter)) => Some(
+                    self.store
+                        .filtered_file_ids(row, filter, Some(&ids), ids.len())
+                        .await?
+                        .into_iter()
+                        .collect(),
+                ),
+                _ => None,
+            };
+            let mut records: HashMap<String, FileMetaRecord> = self
+                .store
+                .file_metas_by_ids(row, &ids)
+                .await?
+                .into_iter()
+                .map(|r| (r.file_id.clone(), r))
+                .collect();
+            let found: Vec<(FileMetaRecord, Option<f32>)> = hits
+                .into_iter()
+                .filter(|h| excluded.as_deref() != Some(h.file_meta_id.as_str()))
+                .filter(|h| allowed.as_ref().is_none_or(|a| a.contains(&h.file_meta_id)))
+                .filter(|h| threshold.is_none_or(|t| f64::from(h.score) > t))
+                .filter_map(|h| records.remove(&h.file_meta_id).map(|r| (r, Some(h.score))))
+                .take(top_k)
+                .collect();
+            if found.len() == top_k || exhausted || !over_fetching || k >= MAX_OVERFETCH {
+                return Ok(found);
+            }
+            k = (k * OVERFETCH).min(MAX_OVERFETCH);
+        }
     }
 
     /// The query vector, and the file the probe image is, when it is one of the version's.
