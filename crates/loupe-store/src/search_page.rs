@@ -9,6 +9,8 @@
 //!   while the sort index is walked up to the page's last row (a walk of about
 //!   `files × page / matches` index entries), which neither planner chooses itself.
 //!   Other filters run the page and the count side by side.
+//! - A version held in memory ([`crate::memory_cache`]) is answered there first: filter,
+//!   count and the page's ids; only the page's rows are read, by id.
 
 use std::collections::HashMap;
 

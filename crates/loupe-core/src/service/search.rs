@@ -1,10 +1,11 @@
 //! Search (PAI's `ListDatasetFileMetas`): the plan of [`crate::search`] run against the
 //! store and the vector index.
 //!
-//! - without a ranking, SQL pages through the files that pass the filter, with a keyset
-//!   cursor in the requested order;
-//! - with one (`QueryText`, `QueryImage`, `Content:`), SQL first computes the filter's
-//!   candidate set and the vector store ranks exactly those files, so a filtered top-k
+//! - without a ranking, the store pages through the files that pass the filter (from its
+//!   in-memory index of a large version, else through SQL), with a keyset cursor in the
+//!   requested order;
+//! - with one (`QueryText`, `QueryImage`, `Content:`), the store first computes the
+//!   filter's candidate set and the vector store ranks exactly those files, so a filtered top-k
 //!   never misses a hit that exists; past [`MAX_CANDIDATES`] the store ranks the whole
 //!   version with a tenfold over-fetch and the filter is applied to those hits, widening
 //!   tenfold again while too few pass (a query about what the filter excludes) and the
