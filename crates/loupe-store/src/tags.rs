@@ -1,5 +1,6 @@
-//! [`TagStore`]: manual tag edits in one transaction, and facet counts in one statement
-//! whose filter is the query DSL compiled for the engine (values bound, never spliced).
+//! [`TagStore`]: manual tag edits in one transaction, and facet counts from the version's
+//! in-memory index when it has one, else in one statement whose filter is the query DSL
+//! compiled for the engine (values bound, never spliced).
 
 use std::collections::HashSet;
 
@@ -140,6 +141,25 @@ impl TagStore for SqlStore {
         filter: Option<&Expr>,
         limit: u32,
     ) -> Result<FileMetaStatistics> {
+        if let Some(index) = self.current_index(version_row).await? {
+            let matches = match filter {
+                Some(f) => index.evaluate(f),
+                None => Some(index.everything().clone()),
+            };
+            if let Some(matches) = matches {
+                let buckets = by
+                    .map(|by| index.buckets(&matches, by))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(key, count)| DatasetFileMetasStat {
+                        key,
+                        count: i64::try_from(count).unwrap_or(i64::MAX),
+                    })
+                    .collect();
+                let total_count = i64::try_from(matches.len()).unwrap_or(i64::MAX);
+                return Ok(ranked(buckets, total_count, limit));
+            }
+        }
         let engine = self.engine();
         let dialect = match engine {
             Engine::Postgres => Dialect::Postgres,
@@ -171,17 +191,29 @@ impl TagStore for SqlStore {
             };
             query.fetch_all(p).await.map_err(db_error)?
         });
-        let mut statistics = FileMetaStatistics::default();
+        let (mut buckets, mut total_count) = (Vec::new(), 0);
         for (key, count) in rows {
             match key {
-                Some(key) => statistics.buckets.push(DatasetFileMetasStat { key, count }),
-                None => statistics.total_count = count,
+                Some(key) => buckets.push(DatasetFileMetasStat { key, count }),
+                None => total_count = count,
             }
         }
-        statistics
-            .buckets
-            .sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
-        Ok(statistics)
+        Ok(ranked(buckets, total_count, limit))
+    }
+}
+
+/// The `limit` largest buckets, largest first, ties by key (bytewise, as both engines'
+/// statements order them).
+fn ranked(
+    mut buckets: Vec<DatasetFileMetasStat>,
+    total_count: i64,
+    limit: u32,
+) -> FileMetaStatistics {
+    buckets.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+    buckets.truncate(limit as usize);
+    FileMetaStatistics {
+        buckets,
+        total_count,
     }
 }
 

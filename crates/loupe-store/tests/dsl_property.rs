@@ -5,11 +5,14 @@
 //! second version holds the same file ids with other contents and tags, so a subquery
 //! that forgot the version would be caught.
 
+use loupe_core::file_tags::AggregateBy;
+use loupe_core::ids::WorkspaceId;
 use loupe_core::query::{
     self, compile, compile_tag_count, Dialect, MemoryIndex, SearchableFile, SqlValue, TagGroup,
 };
+use loupe_core::store::TagStore;
 use loupe_store::testing::TestStore;
-use loupe_store::Engine;
+use loupe_store::{Engine, SqlStore};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -115,6 +118,9 @@ async fn sql_matches_the_evaluator(engine: Engine) {
             let (selected, from_memory) =
                 check(&mut db, searched, &files, &expression, &index).await;
             in_memory += usize::from(from_memory);
+            if queries % 5 == 0 {
+                same_statistics(&store.store, &indexing, searched, &expression).await;
+            }
             queries += 1;
             if selected > 0 && selected < files.len() {
                 selective += 1;
@@ -207,6 +213,45 @@ fn random_tag_expression(rng: &mut StdRng, files: &Files, depth: usize) -> Strin
                 })
                 .collect();
             operands.join(&format!(" {keyword} "))
+        }
+    }
+}
+
+/// Facet counts within the expression's filter, by every aggregation and with a bucket
+/// limit that cuts ties, agree between SQL (`sql`) and the in-memory index (`memory`).
+async fn same_statistics(sql: &SqlStore, memory: &SqlStore, version: i64, expression: &str) {
+    let filter = query::parse(expression).unwrap().filter.unwrap();
+    let ws = WorkspaceId::from_raw("ws-dsl");
+    let mut by: Vec<Option<AggregateBy>> = vec![
+        None,
+        Some(AggregateBy::FileDir),
+        Some(AggregateBy::FileType),
+    ];
+    by.extend(
+        [
+            TagGroup::Ai,
+            TagGroup::User,
+            TagGroup::UserDeleteAiTags,
+            TagGroup::All,
+        ]
+        .map(|g| Some(AggregateBy::Tags(g))),
+    );
+    for by in by {
+        for limit in [2, 1000] {
+            let mut answers = Vec::new();
+            for store in [sql, memory] {
+                let answer = store
+                    .file_meta_statistics(&ws, version, by, Some(&filter), limit)
+                    .await
+                    .unwrap();
+                answers.push(answer);
+            }
+            let (a, b) = (&answers[0], &answers[1]);
+            assert_eq!(
+                (a.total_count, &a.buckets),
+                (b.total_count, &b.buckets),
+                "\nstatistics by {by:?} (limit {limit}), SQL then memory, for {expression}"
+            );
         }
     }
 }

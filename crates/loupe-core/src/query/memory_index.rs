@@ -18,6 +18,7 @@ use roaring::RoaringBitmap;
 use super::ast::{Expr, Field, NumberField, Predicate, TagGroup, TextField, TimeField};
 use super::eval::{number_matches, text_matches, SearchableFile};
 use crate::file_meta::SortOrder;
+use crate::file_tags::AggregateBy;
 use crate::page::Cursor;
 use crate::search::SearchSort;
 
@@ -596,6 +597,34 @@ impl MemoryIndex {
         }
         places.sort_unstable_by_key(key);
         Some(places.iter().map(|p| sorted.files[*p as usize]).collect())
+    }
+
+    /// How many of `matches` each folder, type, or tag of a group holds, in no order;
+    /// keys that hold none are left out. A file counts once per tag (`all` included).
+    pub fn buckets(&self, matches: &RoaringBitmap, by: AggregateBy) -> Vec<(String, u64)> {
+        let per_value = |dict: &Dict| {
+            let mut counts = vec![0_u64; dict.values.len()];
+            for n in matches {
+                if let Some(count) = counts.get_mut(dict.codes[n as usize] as usize) {
+                    *count += 1;
+                }
+            }
+            dict.values
+                .iter()
+                .cloned()
+                .zip(counts)
+                .filter(|(_, count)| *count > 0)
+                .collect()
+        };
+        match by {
+            AggregateBy::FileDir => per_value(&self.dirs),
+            AggregateBy::FileType => per_value(&self.file_types),
+            AggregateBy::Tags(group) => self.tags[group_slot(group)]
+                .iter()
+                .map(|(tag, files)| (tag.clone(), files.intersection_len(matches)))
+                .filter(|(_, count)| *count > 0)
+                .collect(),
+        }
     }
 
     /// Up to `limit` ids of `matches`, only among `within` when given.
