@@ -268,12 +268,7 @@ async fn check(
     let parsed = query::parse(expression)
         .unwrap_or_else(|e| panic!("{expression:?} does not parse: {}", e.message()));
     let filter = parsed.filter.expect("generated expressions have a filter");
-    let mut expected: Vec<String> = files
-        .iter()
-        .filter(|(_, file)| filter.matches(file))
-        .map(|(id, _)| id.clone())
-        .collect();
-    expected.sort();
+    let expected = filter.select(files);
     let compiled = compile(&filter, db.dialect(), 2);
     let version_param = match db.dialect() {
         Dialect::Postgres => "$1",

@@ -132,12 +132,7 @@ async fn tag_pages_match_the_evaluator(engine: Engine) {
         .unwrap()
         .filter
         .unwrap();
-    let mut expected: Vec<String> = files
-        .iter()
-        .filter(|(_, f)| filter.matches(f))
-        .map(|(id, _)| id.clone())
-        .collect();
-    expected.sort();
+    let expected = filter.select(&files);
     for by in stores {
         let mut ids = by
             .filtered_file_ids(version, &filter, None, FILES)

@@ -8,6 +8,7 @@ use loupe_core::auth::WorkspaceCtx;
 use loupe_core::file_meta::SortOrder;
 use loupe_core::ids::DatasetId;
 use loupe_core::search::{SearchRequest, SearchSort};
+use loupe_core::service::StatisticsRequest;
 use loupe_tests::TestApp;
 use serde_json::json;
 
@@ -67,6 +68,9 @@ pub enum Via {
     Service,
     /// `POST …/datasetfilemetas/search`.
     Http,
+    /// `Loupe::file_meta_statistics` in process, within the request's filter, counting
+    /// the files per value of this aggregation (`MaxResults` 100).
+    Statistics(&'static str),
 }
 
 /// One kind of search.
@@ -210,6 +214,31 @@ pub fn filtered_kinds() -> Vec<Kind> {
             },
         },
         Kind {
+            name: "statistics: tags.all within a frequent tag",
+            target: REPORTED,
+            via: Via::Statistics("tags.all"),
+            reps_divisor: 2,
+            make: |rng, _| SearchRequest {
+                query_tags_include_any: vec![frequent_tag(rng)],
+                dataset_version: "v1".into(),
+                ..SearchRequest::default()
+            },
+        },
+        Kind {
+            name: "statistics: filedir, DSL filter",
+            target: REPORTED,
+            via: Via::Statistics("filedir"),
+            reps_divisor: 2,
+            make: |rng, _| SearchRequest {
+                query_expression: Some(format!(
+                    r#"Tags.all="{}" AND ImageWidth >= 1920"#,
+                    any_tag(rng)
+                )),
+                dataset_version: "v1".into(),
+                ..SearchRequest::default()
+            },
+        },
+        Kind {
             name: "HTTP: tags include-any, 2 tags",
             target: TAGS,
             via: Via::Http,
@@ -286,6 +315,18 @@ pub async fn measure(
                     .total_count
             }
             Via::Http => http_search(app, dataset, &request).await,
+            Via::Statistics(by) => {
+                let statistics = StatisticsRequest {
+                    search: &request,
+                    aggregate_by: Some(by),
+                    max_results: Some(100),
+                };
+                app.loupe
+                    .file_meta_statistics(ctx, dataset, &statistics)
+                    .await
+                    .unwrap_or_else(|e| panic!("{}: {}", kind.name, e.message()))
+                    .total_count
+            }
         };
         if i >= WARM_UP {
             times.push(started.elapsed());

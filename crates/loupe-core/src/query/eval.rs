@@ -130,6 +130,20 @@ pub(super) fn number_matches(op: RangeOp, actual: i64, value: Number) -> bool {
 }
 
 impl Expr {
+    /// The ids of the files that pass the filter, sorted: the set a search must return.
+    pub fn select<'a>(
+        &self,
+        files: impl IntoIterator<Item = &'a (String, SearchableFile)>,
+    ) -> Vec<String> {
+        let mut ids: Vec<String> = files
+            .into_iter()
+            .filter(|(_, file)| self.matches(file))
+            .map(|(id, _)| id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
     /// Whether the file passes the filter.
     pub fn matches(&self, file: &SearchableFile) -> bool {
         match self {
