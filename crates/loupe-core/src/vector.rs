@@ -94,6 +94,11 @@ pub trait VectorStore: Send + Sync + 'static {
     async fn check(&self) -> Result<()> {
         Ok(())
     }
+    /// The largest `k` one search may ask for, `None` without a limit. Servers cap it
+    /// (Elasticsearch's `knn` at 10,000, Milvus at 16,384); the default is the smallest.
+    fn max_k(&self) -> Option<usize> {
+        Some(10_000)
+    }
 }
 
 /// Opens the adapter of a `VectorDatabase` connection; the service holds one, so the

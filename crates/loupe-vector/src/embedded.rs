@@ -804,6 +804,12 @@ impl Inner {
 
 #[async_trait]
 impl VectorStore for EmbeddedVectorStore {
+    /// An exact scan has no reason to cap `k`: a filtered search may widen until it has
+    /// ranked the whole set.
+    fn max_k(&self) -> Option<usize> {
+        None
+    }
+
     async fn ensure_index(&self, spec: &IndexSpec) -> Result<()> {
         let spec = spec.clone();
         self.blocking(move |inner| inner.ensure_index(&spec)).await

@@ -9,7 +9,8 @@
 //!   never misses a hit that exists; past [`MAX_CANDIDATES`] the store ranks the whole
 //!   version with a tenfold over-fetch and the filter is applied to those hits, widening
 //!   tenfold again while too few pass (a query about what the filter excludes) and the
-//!   store has more, up to [`MAX_OVERFETCH`] hits. Hits are joined with the version's
+//!   store has more, up to the store's largest `k` (none for the embedded store, so
+//!   there a filtered top-k stays exact). Hits are joined with the version's
 //!   file metas (a hit whose file left the version drops out), cut at `ScoreThreshold`,
 //!   and paged by offset.
 
@@ -45,9 +46,6 @@ pub const MAX_CANDIDATES: usize = 200_000;
 pub const MAX_QUERY_IMAGE_BYTES: usize = 8 << 20;
 /// Hits fetched per wanted hit when the filter's set is too large to hand over.
 const OVERFETCH: usize = 10;
-/// Most hits one over-fetching search asks of the vector store: the smallest `k` the
-/// adapters' servers accept (Elasticsearch's `knn` allows 10,000).
-pub const MAX_OVERFETCH: usize = 10_000;
 
 impl Loupe {
     /// Runs a search over one version of a dataset.
@@ -154,8 +152,9 @@ impl Loupe {
         };
         let set = index_set_id(&dataset.dataset_id, version);
         let over_fetching = candidates.is_none() && filter.is_some();
+        let max_k = target.vectors.max_k().unwrap_or(usize::MAX).max(wanted);
         let mut k = match over_fetching {
-            true => (wanted * OVERFETCH).min(MAX_OVERFETCH.max(wanted)),
+            true => wanted.saturating_mul(OVERFETCH).min(max_k),
             false => wanted,
         };
         let threshold = vector.score_threshold;
@@ -201,10 +200,10 @@ impl Loupe {
                 .filter_map(|h| records.remove(&h.file_meta_id).map(|r| (r, Some(h.score))))
                 .take(top_k)
                 .collect();
-            if found.len() == top_k || exhausted || !over_fetching || k >= MAX_OVERFETCH {
+            if found.len() == top_k || exhausted || !over_fetching || k >= max_k {
                 return Ok(found);
             }
-            k = (k * OVERFETCH).min(MAX_OVERFETCH);
+            k = k.saturating_mul(OVERFETCH).min(max_k);
         }
     }
 
