@@ -11,9 +11,10 @@ use loupe_core::version::{VersionName, VersionState};
 use loupe_core::{Error, ErrorCode, Result};
 
 use crate::errors::db_error;
-use crate::memory_cache::bump_content;
+use crate::memory_cache::content_tx;
 use crate::pool::{bind_values, on_pool, Engine, SqlStore};
 use crate::rows::{FileMetaRow, FILE_META_COLUMNS};
+use crate::work::in_version;
 
 /// Rows per insert statement: 19 parameters a row stays under both engines' limits.
 pub(crate) const ROWS_PER_STATEMENT: usize = 1000;
@@ -86,17 +87,25 @@ impl SqlStore {
         );
         let mut pending = 0;
         for batch in rows.chunks(ROWS_PER_STATEMENT) {
-            let states: Vec<(String, i64)> = on_pool!(self, p => async {
-                let mut tx = p.begin().await.map_err(db_error)?;
-                bump_content!(&mut *tx, version_row)?;
+            let states: Vec<(String, i64)> = content_tx!(self, version_row, |tx| {
                 let mut builder = sqlx::QueryBuilder::new(INSERT_COLUMNS);
-                push_rows!(builder, batch, version_row, ws, "pending", chunk, job.as_str(), at);
+                push_rows!(
+                    builder,
+                    batch,
+                    version_row,
+                    ws,
+                    "pending",
+                    chunk,
+                    job.as_str(),
+                    at
+                );
                 builder.push(&conflict);
-                let states = builder.build_query_as().fetch_all(&mut *tx).await.map_err(db_error)?;
-                tx.commit().await.map_err(db_error)?;
-                Ok::<_, loupe_core::Error>(states)
-            }
-            .await)?;
+                builder
+                    .build_query_as()
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_error)?
+            })?;
             pending += states
                 .iter()
                 .filter(|(state, c)| state == "pending" && *c == chunk)
@@ -116,34 +125,24 @@ impl SqlStore {
 
     pub(crate) async fn delete_unlisted_rows(&self, version_row: i64, job: &JobId) -> Result<i64> {
         const SQL: &str = "DELETE FROM file_metas WHERE version_id = $1 AND listed_by <> $2";
-        let affected = on_pool!(self, p => async {
-            let mut tx = p.begin().await.map_err(db_error)?;
-            bump_content!(&mut *tx, version_row)?;
-            let done = sqlx::query(SQL)
-                .bind(version_row)
-                .bind(job.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            tx.commit().await.map_err(db_error)?;
-            Ok::<_, loupe_core::Error>(done.rows_affected())
-        }
-        .await)?;
+        let affected = content_tx!(self, version_row, |tx| sqlx::query(SQL)
+            .bind(version_row)
+            .bind(job.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected())?;
         Ok(i64::try_from(affected).unwrap_or(i64::MAX))
     }
 
     pub(crate) async fn clear_version_rows(&self, version_row: i64) -> Result<()> {
-        on_pool!(self, p => async {
-            let mut tx = p.begin().await.map_err(db_error)?;
-            bump_content!(&mut *tx, version_row)?;
+        content_tx!(self, version_row, |tx| {
             sqlx::query("DELETE FROM file_metas WHERE version_id = $1")
                 .bind(version_row)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
-            tx.commit().await.map_err(db_error)
-        }
-        .await)
+        })
     }
 
     /// No `ORDER BY`: sorting would tempt SQLite to walk the primary key over the whole
@@ -188,9 +187,7 @@ impl SqlStore {
                            fingerprint = CASE WHEN $6 = '' THEN fingerprint ELSE $6 END, probe_state = 'done' \
                            WHERE version_id = $1 AND file_id = $2";
         let engine = self.engine();
-        on_pool!(self, p => async {
-            let mut tx = p.begin().await.map_err(db_error)?;
-            bump_content!(&mut *tx, version_row)?;
+        content_tx!(self, version_row, |tx| {
             if engine == Engine::Sqlite {
                 for f in probed {
                     sqlx::query(ONE)
@@ -224,20 +221,13 @@ impl SqlStore {
                     builder.build().execute(&mut *tx).await.map_err(db_error)?;
                 }
             }
+            let failed: Vec<&str> = failed.iter().map(String::as_str).collect();
             for batch in failed.chunks(ROWS_PER_STATEMENT) {
-                let mut builder = sqlx::QueryBuilder::new("DELETE FROM file_metas WHERE version_id = ");
-                builder.push_bind(version_row);
-                builder.push(" AND file_id IN (");
-                let mut ids = builder.separated(", ");
-                for id in batch {
-                    ids.push_bind(id.as_str());
-                }
-                builder.push(")");
+                let mut builder = sqlx::QueryBuilder::new("DELETE FROM file_metas WHERE true");
+                in_version(&mut builder, version_row, batch);
                 builder.build().execute(&mut *tx).await.map_err(db_error)?;
             }
-            tx.commit().await.map_err(db_error)
-        }
-        .await)
+        })
     }
 
     pub(crate) async fn tally_version(&self, version_row: i64) -> Result<VersionTally> {
@@ -308,16 +298,12 @@ impl SqlStore {
                         created_at = excluded.created_at, updated_at = excluded.updated_at, \
                         width = excluded.width, height = excluded.height";
         for batch in rows.chunks(ROWS_PER_STATEMENT) {
-            on_pool!(self, p => async {
-                let mut tx = p.begin().await.map_err(db_error)?;
-                bump_content!(&mut *tx, version_row)?;
+            content_tx!(self, version_row, |tx| {
                 let mut builder = sqlx::QueryBuilder::new(INSERT_COLUMNS);
                 push_rows!(builder, batch, version_row, ws, "done", 0i64, "api", at);
                 builder.push(conflict);
                 builder.build().execute(&mut *tx).await.map_err(db_error)?;
-                tx.commit().await.map_err(db_error)
-            }
-            .await)?;
+            })?;
         }
         Ok(())
     }

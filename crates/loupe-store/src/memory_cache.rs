@@ -26,17 +26,31 @@ use crate::pool::{on_pool, Pool, SqlStore};
 pub(crate) const BUMP_CONTENT: &str =
     "UPDATE dataset_versions SET content_revision = content_revision + 1 WHERE id = $1";
 
-/// Runs [`BUMP_CONTENT`] for `$version_row` on `$tx`.
-macro_rules! bump_content {
-    ($tx:expr, $version_row:expr) => {
-        sqlx::query($crate::memory_cache::BUMP_CONTENT)
-            .bind($version_row)
-            .execute($tx)
-            .await
-            .map_err($crate::errors::db_error)
+/// Runs `$body` (which may `.await` and `?`, and writes through `$tx`) in a transaction
+/// on `$store`'s pool that first bumps `$version_row`'s content revision, then commits;
+/// evaluates to `Result` of the body's value. Every write to a version's files or tags
+/// goes through it, so none can forget the bump, and all of them lock the version row
+/// first (one lock order). `$begin` replaces the plain `BEGIN` when given.
+macro_rules! content_tx {
+    ($store:expr, $version_row:expr, |$tx:ident| $body:expr) => {
+        $crate::memory_cache::content_tx!($store, $version_row, "BEGIN", |$tx| $body)
+    };
+    ($store:expr, $version_row:expr, $begin:expr, |$tx:ident| $body:expr) => {
+        $crate::pool::on_pool!($store, p => async {
+            let mut $tx = p.begin_with($begin).await.map_err($crate::errors::db_error)?;
+            sqlx::query($crate::memory_cache::BUMP_CONTENT)
+                .bind($version_row)
+                .execute(&mut *$tx)
+                .await
+                .map_err($crate::errors::db_error)?;
+            let value = $body;
+            $tx.commit().await.map_err($crate::errors::db_error)?;
+            Ok::<_, loupe_core::Error>(value)
+        }
+        .await)
     };
 }
-pub(crate) use bump_content;
+pub(crate) use content_tx;
 
 /// When versions get an in-memory index.
 #[derive(Debug, Clone)]

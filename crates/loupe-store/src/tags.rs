@@ -13,7 +13,7 @@ use loupe_core::time::Timestamp;
 use loupe_core::Result;
 
 use crate::errors::db_error;
-use crate::memory_cache::bump_content;
+use crate::memory_cache::content_tx;
 use crate::pool::{bind_values, on_pool, Engine, SqlStore};
 use crate::work::in_version;
 
@@ -61,16 +61,17 @@ impl TagStore for SqlStore {
     ) -> Result<Vec<String>> {
         let engine = self.engine();
         let ids: Vec<&str> = edits.iter().map(|e| e.file_id.as_str()).collect();
-        let existing: HashSet<String> = on_pool!(self, p => async {
-            let mut tx = p.begin_with(begin_edit(engine)).await.map_err(db_error)?;
-            bump_content!(&mut *tx, version_row)?;
+        let existing: HashSet<String> = content_tx!(self, version_row, begin_edit(engine), |tx| {
             let mut existing = HashSet::with_capacity(ids.len());
             for slice in ids.chunks(IDS_PER_STATEMENT) {
                 let mut b = sqlx::QueryBuilder::new("SELECT file_id FROM file_metas WHERE true");
                 in_version(&mut b, version_row, slice);
                 b.push(lock_files(engine));
-                let found: Vec<String> =
-                    b.build_query_scalar().fetch_all(&mut *tx).await.map_err(db_error)?;
+                let found: Vec<String> = b
+                    .build_query_scalar()
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
                 existing.extend(found);
             }
             let present = || edits.iter().filter(|e| existing.contains(&e.file_id));
@@ -87,16 +88,22 @@ impl TagStore for SqlStore {
                 b.push_bind(version_row);
                 b.push(" AND (file_id, grp, tag) IN (");
                 b.push_values(batch, |mut row, (id, t)| {
-                    row.push_bind(*id).push_bind(t.group.as_str()).push_bind(t.tag.as_str());
+                    row.push_bind(*id)
+                        .push_bind(t.group.as_str())
+                        .push_bind(t.tag.as_str());
                 });
                 b.push(") RETURNING file_id");
-                let hit: Vec<String> =
-                    b.build_query_scalar().fetch_all(&mut *tx).await.map_err(db_error)?;
+                let hit: Vec<String> = b
+                    .build_query_scalar()
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
                 changed.extend(hit);
             }
             for batch in added.chunks(TAGS_PER_STATEMENT) {
-                let mut b =
-                    sqlx::QueryBuilder::new("INSERT INTO file_tags (version_id, file_id, grp, tag) ");
+                let mut b = sqlx::QueryBuilder::new(
+                    "INSERT INTO file_tags (version_id, file_id, grp, tag) ",
+                );
                 b.push_values(batch, |mut row, (id, t)| {
                     row.push_bind(version_row)
                         .push_bind(*id)
@@ -104,28 +111,23 @@ impl TagStore for SqlStore {
                         .push_bind(t.tag.as_str());
                 });
                 b.push(" ON CONFLICT (version_id, file_id, grp, tag) DO NOTHING RETURNING file_id");
-                let hit: Vec<String> =
-                    b.build_query_scalar().fetch_all(&mut *tx).await.map_err(db_error)?;
+                let hit: Vec<String> = b
+                    .build_query_scalar()
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
                 changed.extend(hit);
             }
-            let changed: Vec<&String> = changed.iter().collect();
+            let changed: Vec<&str> = changed.iter().map(String::as_str).collect();
             for slice in changed.chunks(IDS_PER_STATEMENT) {
                 let mut b = sqlx::QueryBuilder::new("UPDATE file_metas SET tag_update_time = ");
                 b.push_bind(at.millis());
-                b.push(" WHERE version_id = ");
-                b.push_bind(version_row);
-                b.push(" AND file_id IN (");
-                let mut list = b.separated(", ");
-                for id in slice {
-                    list.push_bind(id.as_str());
-                }
-                b.push(")");
+                b.push(" WHERE true");
+                in_version(&mut b, version_row, slice);
                 b.build().execute(&mut *tx).await.map_err(db_error)?;
             }
-            tx.commit().await.map_err(db_error)?;
-            Ok::<_, loupe_core::Error>(existing)
-        }
-        .await)?;
+            existing
+        })?;
         Ok(edits
             .iter()
             .filter(|e| !existing.contains(&e.file_id))

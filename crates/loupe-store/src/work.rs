@@ -15,7 +15,7 @@ use loupe_core::time::Timestamp;
 use loupe_core::Result;
 
 use crate::errors::db_error;
-use crate::memory_cache::bump_content;
+use crate::memory_cache::content_tx;
 use crate::pool::{on_pool, SqlStore};
 use crate::rows::{FileMetaRow, FILE_META_COLUMNS};
 
@@ -161,16 +161,20 @@ impl WorkStore for SqlStore {
                 .flat_map(|d| d.tags.iter().map(move |t| (d.file_id.as_str(), t)))
                 .collect(),
         };
-        on_pool!(self, p => async {
-            let mut tx = p.begin().await.map_err(db_error)?;
-            bump_content!(&mut *tx, row)?;
+        content_tx!(self, row, |tx| {
             for slice in outcomes.chunks(ROWS_PER_STATEMENT) {
                 let mut b = sqlx::QueryBuilder::new(
                     "INSERT INTO file_work (version_id, file_id, kind, job_id, fingerprint, work_key, ok, at) ",
                 );
                 b.push_values(slice, |mut v, (file_id, fingerprint, ok)| {
-                    v.push_bind(row).push_bind(*file_id).push_bind(kind).push_bind(job)
-                        .push_bind(*fingerprint).push_bind(r.work_key.as_str()).push_bind(*ok).push_bind(at);
+                    v.push_bind(row)
+                        .push_bind(*file_id)
+                        .push_bind(kind)
+                        .push_bind(job)
+                        .push_bind(*fingerprint)
+                        .push_bind(r.work_key.as_str())
+                        .push_bind(*ok)
+                        .push_bind(at);
                 });
                 b.push(" ON CONFLICT (version_id, file_id, kind) DO UPDATE SET job_id = excluded.job_id, \
                      fingerprint = excluded.fingerprint, work_key = excluded.work_key, ok = excluded.ok, \
@@ -179,7 +183,9 @@ impl WorkStore for SqlStore {
             }
             for slice in done.chunks(ROWS_PER_STATEMENT) {
                 if r.kind == WorkKind::Tag {
-                    let mut b = sqlx::QueryBuilder::new("DELETE FROM file_tags WHERE grp = 'ai' AND source = ");
+                    let mut b = sqlx::QueryBuilder::new(
+                        "DELETE FROM file_tags WHERE grp = 'ai' AND source = ",
+                    );
                     b.push_bind(r.source.as_str());
                     in_version(&mut b, row, slice);
                     b.build().execute(&mut *tx).await.map_err(db_error)?;
@@ -208,8 +214,12 @@ impl WorkStore for SqlStore {
                      SELECT v.column1, v.column2, 'ai', v.column3, v.column4, v.column5, v.column6 FROM (",
                 );
                 b.push_values(slice, |mut v, (file_id, tag)| {
-                    v.push_bind(row).push_bind(*file_id).push_bind(tag.name.as_str())
-                        .push_bind(r.source.as_str()).push_bind(job).push_bind(tag.confidence);
+                    v.push_bind(row)
+                        .push_bind(*file_id)
+                        .push_bind(tag.name.as_str())
+                        .push_bind(r.source.as_str())
+                        .push_bind(job)
+                        .push_bind(tag.confidence);
                 });
                 b.push(") v WHERE EXISTS (SELECT 1 FROM file_metas f WHERE f.version_id = v.column1 \
                      AND f.file_id = v.column2) ON CONFLICT (version_id, file_id, grp, tag) DO NOTHING");
@@ -223,9 +233,7 @@ impl WorkStore for SqlStore {
                     .await
                     .map_err(db_error)?;
             }
-            tx.commit().await.map_err(db_error)
-        }
-        .await)
+        })
     }
 
     async fn revert_tags(&self, version_row: i64, tag_job: &JobId, at: Timestamp) -> Result<i64> {
@@ -236,9 +244,7 @@ impl WorkStore for SqlStore {
             "DELETE FROM file_tags WHERE version_id = $1 AND job_id = $2 AND grp = 'ai'";
         const WORK: &str =
             "DELETE FROM file_work WHERE version_id = $1 AND kind = 'tag' AND job_id = $2";
-        on_pool!(self, p => async {
-            let mut tx = p.begin().await.map_err(db_error)?;
-            bump_content!(&mut *tx, version_row)?;
+        let touched = content_tx!(self, version_row, |tx| {
             let touched = sqlx::query(STAMP)
                 .bind(version_row)
                 .bind(tag_job.as_str())
@@ -255,10 +261,9 @@ impl WorkStore for SqlStore {
                     .await
                     .map_err(db_error)?;
             }
-            tx.commit().await.map_err(db_error)?;
-            Ok(i64::try_from(touched).unwrap_or(i64::MAX))
-        }
-        .await)
+            touched
+        })?;
+        Ok(i64::try_from(touched).unwrap_or(i64::MAX))
     }
 
     async fn job_task_count(&self, job: &JobId) -> Result<i64> {

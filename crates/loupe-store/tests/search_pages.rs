@@ -16,7 +16,7 @@ use loupe_core::search::SearchSort;
 use loupe_core::store::{FileMetaStore, TagStore};
 use loupe_core::time::Timestamp;
 use loupe_store::testing::TestStore;
-use loupe_store::Engine;
+use loupe_store::{Engine, SqlStore};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
@@ -53,15 +53,47 @@ enum Reader {
     Alternating,
 }
 
+/// A store holding a version of generated files, its row, the files, and a second store
+/// on the same database that has the version's index in memory.
+struct Fixture {
+    store: TestStore,
+    version: i64,
+    files: Vec<(String, SearchableFile)>,
+    indexed: SqlStore,
+}
+
+impl Fixture {
+    async fn new(engine: Engine, seed: u64) -> Self {
+        let store = TestStore::new(engine).await;
+        let files = generated(&mut StdRng::seed_from_u64(seed));
+        let version = load(&store.url, engine, &files).await;
+        let indexed = store.memory_indexing_store().await;
+        let index = indexed.warm_memory_index(version).await.unwrap();
+        assert_eq!(index.map(|i| i.len()), Some(FILES as u64));
+        Self {
+            store,
+            version,
+            files,
+            indexed,
+        }
+    }
+
+    async fn cleanup(self) {
+        self.indexed.close().await;
+        self.store.cleanup().await;
+    }
+}
+
 async fn tag_pages_match_the_evaluator(engine: Engine) {
-    let store = TestStore::new(engine).await;
-    let files = generated(&mut StdRng::seed_from_u64(0x9a6e5));
-    let version = load(&store.url, engine, &files).await;
+    let fixture = Fixture::new(engine, 0x9a6e5).await;
+    let (store, version, files, indexed) = (
+        &fixture.store,
+        fixture.version,
+        &fixture.files,
+        &fixture.indexed,
+    );
     let ws = WorkspaceId::from_raw("ws-pages");
-    let indexed = store.memory_indexing_store().await;
-    let index = indexed.warm_memory_index(version).await.unwrap();
-    assert_eq!(index.map(|i| i.len()), Some(FILES as u64));
-    let stores = [&*store.store, &indexed];
+    let stores = [&*store.store, indexed];
     for expression in [
         r#"Tags.all = "common""#,
         r#"Tags.all = "rare" OR Tags.all = "mid""#,
@@ -132,7 +164,7 @@ async fn tag_pages_match_the_evaluator(engine: Engine) {
         .unwrap()
         .filter
         .unwrap();
-    let expected = filter.select(&files);
+    let expected = filter.select(files);
     for by in stores {
         let mut ids = by
             .filtered_file_ids(version, &filter, None, FILES)
@@ -141,17 +173,13 @@ async fn tag_pages_match_the_evaluator(engine: Engine) {
         ids.sort();
         assert_eq!(ids, expected);
     }
-    indexed.close().await;
-    store.cleanup().await;
+    fixture.cleanup().await;
 }
 
 async fn writes_are_seen_at_once_and_the_index_follows(engine: Engine) {
-    let store = TestStore::new(engine).await;
-    let files = generated(&mut StdRng::seed_from_u64(0x5eed));
-    let version = load(&store.url, engine, &files).await;
+    let fixture = Fixture::new(engine, 0x5eed).await;
+    let (store, version, indexed) = (&fixture.store, fixture.version, &fixture.indexed);
     let ws = WorkspaceId::from_raw("ws-pages");
-    let indexed = store.memory_indexing_store().await;
-    indexed.warm_memory_index(version).await.unwrap().unwrap();
     assert!(indexed.memory_index_is_current(version).await.unwrap());
     let filter = query::parse(r#"Tags.user = "fresh""#)
         .unwrap()
@@ -199,8 +227,7 @@ async fn writes_are_seen_at_once_and_the_index_follows(engine: Engine) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(search().await, vec!["f00042"], "from the rebuilt index");
-    indexed.close().await;
-    store.cleanup().await;
+    fixture.cleanup().await;
 }
 
 /// Files with repeating names and times (so ties fall to the id), `common` on most of
